@@ -1,0 +1,49 @@
+# kd-imagegen: `make run` runs the course (quick profile), `make test` passes the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+STAMP := $(VENV)/.installed-stamp
+NBVAL_DIR := build/nbval
+
+.PHONY: install data run test notebooks bench lab
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "kd-imagegen needs Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# Fashion-MNIST, the default data set: kdlib's sources first (KDLIB_DATA, the Debian
+# package's folder, data/, a torchvision download); on Debian/Ubuntu as root, with
+# none of those, the package dataset-fashion-mnist is installed.
+data: install
+	@$(PY) -m kdlib data fashion-mnist || { \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's dataset-fashion-mnist"; \
+			apt-get update -q && apt-get install -y -q dataset-fashion-mnist \
+				&& $(PY) -m kdlib data fashion-mnist; \
+		else exit 1; fi; }
+
+run: data
+	$(PY) -m kdlib run --profile $(PROFILE)
+
+# Unit tests, then every notebook once: papermill injects the smoke profile and a
+# fresh run folder, nbval executes it and checks the cells marked NBVAL_CHECK_OUTPUT.
+test: data
+	$(PY) -m kdlib prepare --profile smoke --out $(NBVAL_DIR)
+	KDLIB_PROGRESS=0 $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# Re-execute the notebooks in the quick profile and write them back, cleaned, for committing.
+notebooks: data
+	$(PY) -m kdlib run --profile quick --update-notebooks
+
+bench: data
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/

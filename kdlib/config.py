@@ -1,0 +1,171 @@
+"""Profiles and notebook parameters, defined once for the whole course.
+
+A notebook's first code cell (tagged ``parameters`` for papermill) assigns
+``None`` to each setting it uses; ``configure(globals())`` in the next cell
+fills every ``None`` from the profile (``smoke``, ``quick`` or ``full``),
+validates every value, and refuses names that are not settings, before any
+work starts. ``papermill -p name value`` overrides any one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kdlib.runs import RunDir, project_root
+
+PROFILES = ("smoke", "quick", "full")
+PROFILE_HELP = {
+    "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
+    "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
+    "full": "best results: under an hour on 2 CPU cores, minutes on a GPU",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One parameter: its value in each profile and what values are allowed."""
+
+    help: str
+    kind: type
+    smoke: Any
+    quick: Any
+    full: Any
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    optional: bool = False  # may be None
+
+    def default(self, profile: str) -> Any:
+        return getattr(self, profile)
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` if allowed (ints widened to float for float settings), else ValueError."""
+        if value is None and self.optional:
+            return None
+        ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok_type = float(value), True
+        if not ok_type:
+            raise ValueError(f"parameter {name}={value!r} must be of type {self.kind.__name__}: {self.help}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"parameter {name}={value!r} is not one of {list(self.choices)}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"parameter {name}={value!r} is out of range "
+                             f"[{self.low}, {self.high}]: {self.help}")
+        return value
+
+
+SETTINGS: dict[str, Setting] = {
+    "dataset": Setting("data set to train and evaluate on", str,
+                       "fashion-mnist", "fashion-mnist", "fashion-mnist",
+                       choices=("mnist", "fashion-mnist")),
+    "seed": Setting("seed for every random number generator", int, 0, 0, 0, low=0, high=2**31 - 1),
+    "train_size": Setting("training images used (None: all 60,000)", int, 2_000, None, None,
+                          low=100, high=60_000, optional=True),
+}
+
+# Parameters every notebook has; resolved specially rather than from SETTINGS.
+SPECIAL = {
+    "profile": "smoke | quick | full; None: $KDLIB_PROFILE, else quick",
+    "device": "cpu | cuda | cuda:N; None: cuda when available, else cpu",
+    "run_dir": "run folder; None: runs/<profile>; relative paths are under the project root",
+}
+_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython"}
+_PLAIN = (type(None), bool, int, float, str, list, tuple, dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A notebook's resolved settings: ``cfg.profile``, ``cfg.device``, ``cfg.run``, ``cfg.<setting>``."""
+
+    profile: str
+    device: torch.device
+    run: RunDir
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"no setting {name!r}; known: {sorted(values)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything needed to repeat the run, JSON-ready."""
+        return {"profile": self.profile, "device": str(self.device),
+                "run_dir": str(self.run.path), "threads": torch.get_num_threads(), **self.values}
+
+
+def profile_table() -> str:
+    """A Markdown table of every setting's value in each profile."""
+    rows = ["| setting | " + " | ".join(PROFILES) + " | meaning |", "|---" * (len(PROFILES) + 2) + "|"]
+    rows += [f"| `{name}` | " + " | ".join(repr(s.default(p)) for p in PROFILES) + f" | {s.help} |"
+             for name, s in SETTINGS.items()]
+    rows.append("| *purpose* | " + " | ".join(PROFILE_HELP[p] for p in PROFILES) + " | |")
+    return "\n".join(rows)
+
+
+def resolve_profile(profile: str | None) -> str:
+    """``profile``, else ``$KDLIB_PROFILE``, else ``quick``; must be a known profile."""
+    chosen = profile if profile is not None else os.environ.get("KDLIB_PROFILE") or "quick"
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {list(PROFILES)}")
+    return chosen
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``device``, else CUDA when available, else the CPU; refuses CUDA when there is none."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"parameter device={device!r} is not a device (use 'cpu' or 'cuda')") from err
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"parameter device={device!r}: CUDA is not available here; "
+                         f"use device='cpu' or leave device=None")
+    return chosen
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so a run repeats exactly on the same machine and threads."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def configure(namespace: dict[str, Any]) -> Config:
+    """Resolve a notebook's parameters (pass ``globals()``) into a validated ``Config``.
+
+    Every plain value in ``namespace`` whose name does not start with ``_`` must
+    be a known setting: a misspelt ``papermill -p`` name stops the notebook here.
+    The names seen on the first call are remembered in ``namespace``, so that
+    re-running the notebook in the same kernel ignores variables made by later cells.
+    """
+    names = namespace.setdefault("_kdlib_parameter_names", sorted(
+        k for k, v in namespace.items()
+        if not k.startswith("_") and k not in _IPYTHON_NAMES and isinstance(v, _PLAIN)))
+    unknown = [k for k in names if k not in SETTINGS and k not in SPECIAL]
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted([*SPECIAL, *SETTINGS])}")
+    profile = resolve_profile(namespace.get("profile"))
+    device = resolve_device(namespace.get("device"))
+    values = {}
+    for name in names:
+        if name in SETTINGS:
+            given = namespace[name]
+            setting = SETTINGS[name]
+            values[name] = setting.check(name, setting.default(profile) if given is None else given)
+    run_dir = namespace.get("run_dir")
+    if run_dir is not None and not isinstance(run_dir, str | Path):
+        raise ValueError(f"parameter run_dir={run_dir!r} must be a path")
+    path = Path(run_dir) if run_dir is not None else Path("runs") / profile
+    config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values)
+    seed_everything(values.get("seed", 0))
+    return config

@@ -1,0 +1,63 @@
+"""Profiles and parameters: defaults, overrides, and refusals before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdlib import configure
+from kdlib.config import SETTINGS, resolve_device
+
+
+def test_none_takes_the_profile_value(tmp_path, monkeypatch):
+    monkeypatch.delenv("KDLIB_PROFILE", raising=False)
+    cfg = configure({"profile": "smoke", "dataset": None, "train_size": None, "run_dir": str(tmp_path)})
+    assert cfg.profile == "smoke" and cfg.dataset == "fashion-mnist"
+    assert cfg.train_size == SETTINGS["train_size"].smoke
+    assert configure({"profile": "quick", "train_size": None, "run_dir": str(tmp_path)}).train_size is None
+
+
+def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDLIB_PROFILE", "smoke")
+    cfg = configure({"profile": None, "dataset": "mnist", "train_size": 500})
+    assert cfg.profile == "smoke" and cfg.dataset == "mnist" and cfg.train_size == 500
+    assert cfg.run.path == Path(__file__).resolve().parent.parent / "runs" / "smoke"
+    assert cfg.device == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("namespace, message", [
+    ({"profile": "fast"}, "unknown profile 'fast'"),
+    ({"dataset": "cifar10"}, "not one of"),
+    ({"train_size": 10}, "out of range"),
+    ({"train_size": 1.5}, "must be of type int"),
+    ({"seed": True}, "must be of type int"),
+    ({"temprature": 3}, r"unknown parameter\(s\) \['temprature'\]"),
+    ({"run_dir": 3}, "must be a path"),
+    ({"device": "gpu0"}, "is not a device"),
+])
+def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
+    with pytest.raises(ValueError, match=message):
+        configure({"run_dir": str(tmp_path), **namespace})
+
+
+def test_cuda_refused_when_absent():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+def test_rerun_in_same_kernel_ignores_later_variables(tmp_path):
+    namespace = {"__name__": "__main__", "dataset": None, "run_dir": str(tmp_path), "torch": torch}
+    configure(namespace)
+    namespace["errors"] = 67  # a later cell's result
+    assert configure(namespace).dataset == "fashion-mnist"
+
+
+def test_seeding_repeats_random_draws(tmp_path):
+    configure({"seed": 5, "run_dir": str(tmp_path)})
+    first = torch.rand(3)
+    configure({"seed": 5, "run_dir": str(tmp_path)})
+    assert torch.equal(first, torch.rand(3))
