@@ -58,6 +58,7 @@ def synthetic(monkeypatch, tmp_path, arrays) -> data.DatasetSpec:
     monkeypatch.setitem(data.DATASETS, "synthetic", spec)
     monkeypatch.setattr(data, "download_dir", lambda: tmp_path / "downloads")
     monkeypatch.delenv("KDLIB_DATA", raising=False)
+    monkeypatch.delenv("KDLIB_DOWNLOAD", raising=False)
     data._read_split.cache_clear()
     return spec
 
@@ -128,6 +129,9 @@ def test_missing_data_set_lists_sources_and_how_to_fix(tmp_path, synthetic, monk
         assert expected in message
     with pytest.raises(data.DataNotFoundError, match="download: disabled"):
         data.load("synthetic", "train", download=False)
+    monkeypatch.setenv("KDLIB_DOWNLOAD", "0")
+    with pytest.raises(data.DataNotFoundError, match="download: disabled"):
+        data.load("synthetic", "train")
 
 
 def test_partial_data_set_names_missing_file(tmp_path, arrays, synthetic):
