@@ -12,6 +12,12 @@ from collections.abc import Iterator
 import torch
 
 
+def scale(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """uint8 pixels 0..255 as floats from ``low`` to ``high``."""
+    low, high = value_range
+    return images.float().mul_((high - low) / 255.0).add_(low)
+
+
 class Batches:
     """An iterable of ``(images, labels)`` mini-batches over tensors held in memory.
 
@@ -43,7 +49,7 @@ class Batches:
         pad = (jitter, jitter, jitter, jitter)
         self.images = torch.nn.functional.pad(images, pad).to(self.device) if jitter else images.to(self.device)
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
-        self.scale, self.offset = (high - low) / 255.0, low
+        self.value_range = value_range
         self._next_epoch = 0
 
     def __len__(self) -> int:
@@ -74,4 +80,4 @@ class Batches:
                                 ys[:, None, :, None], xs[:, None, None, :]]
         else:
             batch = self.images[rows]
-        return batch.float().mul_(self.scale).add_(self.offset)
+        return scale(batch, self.value_range)

@@ -38,8 +38,8 @@ class Setting:
     quick: Any
     full: Any
     choices: tuple[Any, ...] | None = None
-    low: float | None = None  # inclusive
-    high: float | None = None  # inclusive
+    low: float | None = None  # inclusive; for a list, of each item
+    high: float | None = None  # inclusive; for a list, of each item
     optional: bool = False  # may be None
 
     def default(self, profile: str) -> Any:
@@ -56,10 +56,14 @@ class Setting:
             raise ValueError(f"parameter {name}={value!r} must be of type {self.kind.__name__}: {self.help}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"parameter {name}={value!r} is not one of {list(self.choices)}")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+        items = value if self.kind is list else [value]
+        if self.kind is list and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+            raise ValueError(f"parameter {name}={value!r} must be a list of numbers: {self.help}")
+        if any((self.low is not None and v < self.low) or (self.high is not None and v > self.high)
+               for v in items):
             raise ValueError(f"parameter {name}={value!r} is out of range "
                              f"[{self.low}, {self.high}]: {self.help}")
-        return value
+        return [float(v) for v in value] if self.kind is list else value
 
 
 SETTINGS: dict[str, Setting] = {
@@ -69,6 +73,22 @@ SETTINGS: dict[str, Setting] = {
     "seed": Setting("seed for every random number generator", int, 0, 0, 0, low=0, high=2**31 - 1),
     "train_size": Setting("training images used (None: all 60,000)", int, 2_000, None, None,
                           low=100, high=60_000, optional=True),
+    "batch_size": Setting("images per training step", int, 256, 256, 256, low=1, high=8192),
+    "learning_rate": Setting("Adam's learning rate (cosine-annealed to 0)", float, 1e-3, 1e-3, 1e-3,
+                             low=1e-6, high=1.0),
+    # Notebook 01: Hinton et al.'s classifier experiment.
+    "teacher_epochs": Setting("epochs of the classifier teacher", int, 1, 5, 30, low=1, high=1000),
+    "teacher_jitter": Setting("random shift of the teacher's training images, in pixels (the paper: 2)", int,
+                              0, 0, 2, low=0, high=4),
+    "student_epochs": Setting("epochs of each classifier student", int, 1, 5, 30, low=1, high=1000),
+    "temperature": Setting("distillation temperature T", float, 20.0, 20.0, 20.0, low=0.01, high=1000.0),
+    "alpha": Setting("weight of the soft (teacher) term; 1 - alpha weighs the hard labels", float,
+                     0.9, 0.9, 0.9, low=0.0, high=1.0),
+    "sweep_temperatures": Setting("temperatures of the T x alpha sweep (empty: no sweep)", list,
+                                  [], [], [1.0, 4.0, 20.0], low=0.01, high=1000.0),
+    "sweep_alphas": Setting("soft-term weights of the T x alpha sweep", list, [], [], [0.5, 0.9],
+                            low=0.0, high=1.0),
+    "sweep_epochs": Setting("epochs of each student in the sweep", int, 1, 2, 8, low=1, high=1000),
 }
 
 # Parameters every notebook has; resolved specially rather than from SETTINGS.

@@ -7,6 +7,7 @@ notebook joins the runner, CI and the overview without any change here.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import time
@@ -69,6 +70,7 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     check_overrides(paths, overrides, profile)
     run_path = Path(run_dir) if run_dir is not None else project_root() / "runs" / profile
     run_path.mkdir(parents=True, exist_ok=True)
+    os.environ["KDLIB_PROGRESS"] = "0"  # nobody watches a batch run; keep widgets out of the outputs
     timings: dict[str, float] = {}
     for path in paths:
         output = run_path / path.name

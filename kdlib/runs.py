@@ -6,6 +6,7 @@ so an interrupted run never leaves a half-written checkpoint in place of a good 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -58,6 +59,11 @@ def load_checkpoint(path: str | Path, hint: str = "") -> dict[str, Any]:
 def load_weights(model: torch.nn.Module, path: str | Path, hint: str = "") -> dict[str, Any]:
     """Load ``path``'s ``"model"`` entry into ``model``; a mismatch names the differing tensors."""
     state = load_checkpoint(path, hint)
+    _apply_weights(model, state, Path(path))
+    return state
+
+
+def _apply_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
     if "model" not in state:
         raise CheckpointError(f"checkpoint {path} has no 'model' entry (keys: {sorted(state)}).")
     expected = model.state_dict()
@@ -71,7 +77,32 @@ def load_weights(model: torch.nn.Module, path: str | Path, hint: str = "") -> di
                               f"({'; '.join(problems[:5])}). Delete it to retrain, or build the "
                               f"model with the settings it was trained with.")
     model.load_state_dict(found)
-    return state
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """A short, stable name for a set of training settings."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def load_or_train(path: Path, model: torch.nn.Module, settings: dict[str, Any],
+                  train: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Load ``model`` from ``path`` when it exists, else run ``train()`` and save the result.
+
+    ``train`` returns the training history, which is stored beside the weights and
+    returned either way, so a re-run shows the same curves without training.
+    ``settings`` are stored too and must match on loading: name the file after
+    them (``settings_digest``) so that other settings get their own checkpoint.
+    """
+    if path.is_file():
+        state = load_checkpoint(path)
+        if state.get("settings") != settings:
+            raise CheckpointError(f"{path} was trained with {state.get('settings')}, not {settings}. "
+                                  f"Delete it to retrain.")
+        _apply_weights(model, state, path)
+        return state["history"]
+    history = train()
+    save_checkpoint(path, {"model": model.state_dict(), "settings": settings, "history": history})
+    return history
 
 
 class RunDir:

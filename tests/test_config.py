@@ -61,3 +61,14 @@ def test_seeding_repeats_random_draws(tmp_path):
     first = torch.rand(3)
     configure({"seed": 5, "run_dir": str(tmp_path)})
     assert torch.equal(first, torch.rand(3))
+
+
+def test_list_settings_are_checked_item_by_item(tmp_path):
+    cfg = configure({"sweep_temperatures": [1, 4.5], "run_dir": str(tmp_path)})
+    assert cfg.sweep_temperatures == [1.0, 4.5]
+    with pytest.raises(ValueError, match="list of numbers"):
+        configure({"sweep_temperatures": [1, "hot"], "run_dir": str(tmp_path)})
+    with pytest.raises(ValueError, match="out of range"):
+        configure({"sweep_alphas": [0.5, 1.5], "run_dir": str(tmp_path)})
+    with pytest.raises(ValueError, match="must be of type list"):
+        configure({"sweep_alphas": 0.5, "run_dir": str(tmp_path)})
