@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--update-notebooks", action="store_true",
                      help="write the executed, cleaned notebooks back into notebooks/ (for committing)")
+    run.add_argument("--only", action="append", metavar="NOTEBOOK",
+                     help="run only this notebook, e.g. 01_soft_labels (repeatable)")
     run.add_argument("--record-timings", action="store_true",
                      help="store the measured times in notebooks/timings.json (shown by the overview)")
 
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name} {split}: {len(found)} images, SHA-256 verified, from {found.source}")
         elif args.command == "run":
             run_chain(args.profile, args.run_dir, {k: _value(v) for k, v in args.parameter},
-                      args.update_notebooks, args.record_timings)
+                      args.update_notebooks, args.record_timings, args.only)
         else:
             for path in prepare_for_nbval(args.profile, args.out):
                 print(path)

@@ -16,6 +16,7 @@ from typing import Any
 
 import nbformat
 import papermill
+import torch
 
 from kdlib.config import PROFILES, SETTINGS, SPECIAL, resolve_profile
 from kdlib.runs import project_root
@@ -35,7 +36,7 @@ def declared_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
-def check_overrides(paths: list[Path], overrides: dict[str, Any], profile: str) -> None:
+def check_overrides(paths: list[Path], overrides: dict[str, Any]) -> None:
     """Refuse, before anything runs, a parameter no notebook declares or a bad value."""
     declared = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
     for name, value in overrides.items():
@@ -55,20 +56,26 @@ def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str
 
 def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
               overrides: dict[str, Any] | None = None, update_committed: bool = False,
-              record: bool = False) -> dict[str, float]:
+              record: bool = False, only: list[str] | None = None) -> dict[str, float]:
     """Execute every notebook into the run folder, in order; return seconds per notebook.
 
     A failing notebook stops the chain with a ``RuntimeError`` that names it and the
     cell; its executed copy stays in the run folder. With ``update_committed`` the
     executed notebooks, cleaned, replace those in ``notebooks/`` (how the committed
     outputs are made); with ``record`` (implied by ``update_committed``) the timings
-    go into ``notebooks/timings.json``, which the overview notebook shows.
+    go into ``notebooks/timings.json``, which the overview notebook shows. ``only``
+    names the notebooks to run (e.g. ``["01_soft_labels"]``); default: all.
     """
     profile = resolve_profile(profile)
     overrides = dict(overrides or {})
     paths = notebook_paths()
-    check_overrides(paths, overrides, profile)
-    run_path = Path(run_dir) if run_dir is not None else project_root() / "runs" / profile
+    if only:
+        unknown = sorted(set(only) - {p.stem for p in paths})
+        if unknown:
+            raise ValueError(f"unknown notebook(s) {unknown}; the chain has {[p.stem for p in paths]}")
+        paths = [p for p in paths if p.stem in only]
+    check_overrides(paths, overrides)
+    run_path = Path(run_dir).resolve() if run_dir is not None else project_root() / "runs" / profile
     run_path.mkdir(parents=True, exist_ok=True)
     os.environ["KDLIB_PROGRESS"] = "0"  # nobody watches a batch run; keep widgets out of the outputs
     timings: dict[str, float] = {}
@@ -97,10 +104,9 @@ def record_timings(profile: str, timings: dict[str, float]) -> None:
     """Merge measured times into ``notebooks/timings.json``, with the machine they came from."""
     target = notebooks_dir() / "timings.json"
     table = json.loads(target.read_text()) if target.is_file() else {}
-    import torch
-
-    table[profile] = {"seconds": timings, "machine": {
-        "cpus": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+    seconds = {**table.get(profile, {}).get("seconds", {}), **timings}
+    table[profile] = {"seconds": seconds, "machine": {
+        "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
         "processor": platform.machine(), "torch": torch.__version__}}
     target.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 

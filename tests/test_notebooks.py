@@ -46,8 +46,8 @@ def test_parameters_are_known_and_default_to_the_profile(path):
 
 def test_runner_refuses_unknown_parameter_and_bad_value():
     with pytest.raises(ValueError, match="unknown parameter 'temprature'"):
-        check_overrides(PATHS, {"temprature": 4}, "smoke")
+        check_overrides(PATHS, {"temprature": 4})
     with pytest.raises(ValueError, match="not one of"):
-        check_overrides(PATHS, {"dataset": "cifar10"}, "smoke")
+        check_overrides(PATHS, {"dataset": "cifar10"})
     with pytest.raises(ValueError, match="own option"):
-        check_overrides(PATHS, {"profile": "full"}, "smoke")
+        check_overrides(PATHS, {"profile": "full"})

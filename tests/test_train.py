@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from kdlib import Batches, CheckpointError
-from kdlib.models import MLP, parameter_count
+from kdlib.cost import parameter_count
+from kdlib.models import MLP
 from kdlib.runs import load_or_train, settings_digest
 from kdlib.tables import markdown_table
 from kdlib.train import DivergedError, fit_classifier, predict_logits
