@@ -77,7 +77,7 @@ SETTINGS: dict[str, Setting] = {
     "learning_rate": Setting("Adam's learning rate (cosine-annealed to 0)", float, 1e-3, 1e-3, 1e-3,
                              low=1e-6, high=1.0),
     # The evaluation toolkit: the feature network every quality metric is measured with.
-    "feature_epochs": Setting("epochs of the feature network (the metrics' ruler)", int, 1, 3, 8, low=1, high=100),
+    "feature_epochs": Setting("epochs of the feature network (the metrics' ruler)", int, 1, 4, 6, low=1, high=100),
     # Notebook 01: Hinton et al.'s classifier experiment.
     "teacher_epochs": Setting("epochs of the classifier teacher", int, 1, 5, 30, low=1, high=1000),
     "teacher_jitter": Setting("random shift of the teacher's training images, in pixels (the paper: 2)", int,

@@ -1,0 +1,130 @@
+"""Measuring generated images: Fréchet distance, precision/recall, density/coverage, class statistics.
+
+All of them work on features of a classifier trained on the data set (see
+``kdlib.features``): Inception features mean little on 28x28 grayscale images, so
+the Fréchet distance here is on the domain classifier's penultimate layer
+(often called the Fréchet LeNet Distance); it is comparable only between runs
+that use the same feature network.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and unbiased covariance, in float64."""
+    x = features.detach().to(torch.float64)
+    if x.dim() != 2:
+        raise ValueError(f"features must be samples x dimensions, got shape {list(x.shape)}")
+    n, d = x.shape
+    if n <= d:
+        raise ValueError(f"{n} samples for {d} feature dimensions: the covariance is singular. "
+                         f"Use more than {d} samples (10,000 is usual).")
+    mean = x.mean(0)
+    centred = x - mean
+    return mean, centred.T @ centred / (n - 1)
+
+
+def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
+    """Square root of a symmetric positive semi-definite matrix, by its eigenvalues."""
+    values, vectors = torch.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+
+
+def frechet_distance_from_moments(mean1: torch.Tensor, cov1: torch.Tensor,
+                                  mean2: torch.Tensor, cov2: torch.Tensor) -> float:
+    """``|m1 - m2|^2 + tr(C1) + tr(C2) - 2 tr((C1 C2)^(1/2))``, never negative.
+
+    ``tr((C1 C2)^(1/2))`` is the sum of the square roots of the eigenvalues of the
+    symmetric matrix ``C1^(1/2) C2 C1^(1/2)``, which has the same eigenvalues as
+    ``C1 C2`` but gives real ones in floating point.
+    """
+    mean1, cov1, mean2, cov2 = (t.to(torch.float64) for t in (mean1, cov1, mean2, cov2))
+    root1 = _psd_sqrt(cov1)
+    middle = root1 @ cov2 @ root1
+    trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = (mean1 - mean2).square().sum() + cov1.trace() + cov2.trace() - 2 * trace_sqrt
+    return max(float(distance), 0.0)
+
+
+def frechet_distance(features1: torch.Tensor, features2: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (samples x dimensions)."""
+    return frechet_distance_from_moments(*_moments(features1), *_moments(features2))
+
+
+def _pairwise_chunks(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048):
+    """Rows of the distance matrix between ``a`` and ``b``, ``chunk`` rows at a time."""
+    for start in range(0, len(a), chunk):
+        yield start, torch.cdist(a[start:start + chunk], b)
+
+
+def _knn_radii(points: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each point to its k-th nearest other point."""
+    if len(points) <= k:
+        raise ValueError(f"need more than k={k} points for k-nearest-neighbour radii, got {len(points)}")
+    radii = torch.empty(len(points), dtype=points.dtype, device=points.device)
+    for start, distances in _pairwise_chunks(points, points):
+        radii[start:start + len(distances)] = distances.kthvalue(k + 1, dim=1).values  # +1 skips itself
+    return radii
+
+
+def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020).
+
+    Each real point's k-NN ball (radius: distance to its k-th nearest real
+    neighbour) approximates the real manifold; likewise for the fake points.
+
+    - precision: share of fake points inside some real ball (fidelity);
+    - recall: share of real points inside some fake ball (diversity);
+    - density: real balls containing each fake point, averaged and divided by k
+      (about 1 when fake and real are alike; can exceed 1);
+    - coverage: share of real balls that contain at least one fake point.
+
+    Distances are computed in chunks, so 10,000 x 10,000 fits in memory.
+    """
+    real, fake = real.detach().float(), fake.detach().float()
+    if real.dim() != 2 or fake.shape[1:] != real.shape[1:]:
+        raise ValueError(f"real and fake features must be N x D with the same D, got "
+                         f"{list(real.shape)} and {list(fake.shape)}")
+    real_radii, fake_radii = _knn_radii(real, k), _knn_radii(fake, k)
+    fake_in_real = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)
+    balls_per_fake = torch.zeros(len(fake), dtype=torch.float64, device=fake.device)
+    real_covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    for start, distances in _pairwise_chunks(real, fake):  # rows: real points, columns: fake points
+        inside = distances <= real_radii[start:start + len(distances), None]
+        fake_in_real |= inside.any(0)
+        balls_per_fake += inside.sum(0)
+        real_covered[start:start + len(distances)] = inside.any(1)
+    real_in_fake = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    for start, distances in _pairwise_chunks(fake, real):  # rows: fake points, columns: real points
+        real_in_fake |= (distances <= fake_radii[start:start + len(distances), None]).any(0)
+    return {"precision": float(fake_in_real.float().mean()), "recall": float(real_in_fake.float().mean()),
+            "density": float(balls_per_fake.mean() / k), "coverage": float(real_covered.float().mean())}
+
+
+def class_statistics(probabilities: torch.Tensor, data_distribution: torch.Tensor | None = None,
+                     min_share: float = 0.01) -> dict[str, object]:
+    """What a classifier says about generated images.
+
+    ``probabilities`` are p(y|x) per sample (N x classes). Returns the histogram of
+    predicted classes (shares), its KL divergence to the data set's class
+    distribution (uniform if not given), the number of classes predicted for at
+    least ``min_share`` of the samples, and the classifier-based Inception Score
+    ``exp(mean_x KL(p(y|x) || p(y)))`` with ``p(y)`` the mean of ``p(y|x)``; it runs
+    from 1 (every sample the same, or every sample ambiguous) to the number of classes.
+    """
+    p = probabilities.detach().to(torch.float64)
+    if p.dim() != 2 or (p < 0).any() or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
+        raise ValueError("probabilities must be N x classes, each row a distribution (softmax of the logits)")
+    classes = p.shape[1]
+    target = (torch.full((classes,), 1.0 / classes, dtype=torch.float64) if data_distribution is None
+              else data_distribution.to(torch.float64).cpu())
+    shares = torch.bincount(p.argmax(1).cpu(), minlength=classes).to(torch.float64) / len(p)
+    kl_to_data = float((torch.special.xlogy(shares, shares) - torch.special.xlogy(shares, target)).sum())
+    marginal = p.mean(0, keepdim=True)
+    mean_kl = float((torch.special.xlogy(p, p) - torch.special.xlogy(p, marginal)).sum(1).mean())
+    return {"class_shares": shares.tolist(), "class_kl_to_data": kl_to_data,
+            "classes_covered": int((shares >= min_share).sum()), "inception_score": math.exp(mean_kl)}

@@ -1,0 +1,200 @@
+"""Quality and cost metrics against closed forms, hand-solved cases and torchmetrics."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from kdlib.cost import macs_per_image, speed
+from kdlib.features import FEATURES, FeatureNet
+from kdlib.metrics import (class_statistics, frechet_distance, frechet_distance_from_moments,
+                           precision_recall_density_coverage)
+
+D = torch.float64
+
+
+def random_rotation(d: int, seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(seed), dtype=D))
+    return q
+
+
+def test_frechet_distance_closed_form_for_commuting_covariances():
+    """Same eigenvectors: FD = |m1 - m2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2."""
+    q = random_rotation(6, 0)
+    a, b = torch.tensor([1.0, 2, 3, 4, 5, 6], dtype=D), torch.tensor([6.0, 1, 0.5, 4, 2, 9], dtype=D)
+    m1, m2 = torch.zeros(6, dtype=D), torch.arange(6, dtype=D)
+    expected = float((m1 - m2).square().sum() + (a.sqrt() - b.sqrt()).square().sum())
+    got = frechet_distance_from_moments(m1, q @ torch.diag(a) @ q.T, m2, q @ torch.diag(b) @ q.T)
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_distance_closed_form_2x2_non_commuting():
+    """For 2 x 2: tr sqrt(C1 C2) = sqrt(tr(C1 C2) + 2 sqrt(det(C1 C2)))."""
+    c1 = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=D)
+    c2 = torch.tensor([[1.0, -0.7], [-0.7, 3.0]], dtype=D)
+    product = c1 @ c2
+    trace_sqrt = math.sqrt(float(product.trace()) + 2 * math.sqrt(float(torch.linalg.det(product))))
+    m1, m2 = torch.tensor([1.0, 2.0], dtype=D), torch.tensor([0.0, -1.0], dtype=D)
+    expected = 1 + 9 + float(c1.trace() + c2.trace()) - 2 * trace_sqrt
+    assert frechet_distance_from_moments(m1, c1, m2, c2) == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_distance_of_samples_uses_unbiased_moments_and_is_zero_for_identical_sets():
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(500, 8, generator=generator, dtype=D)
+    y = 2 * torch.randn(400, 8, generator=generator, dtype=D) + 1
+    expected = frechet_distance_from_moments(x.mean(0), torch.cov(x.T), y.mean(0), torch.cov(y.T))
+    assert frechet_distance(x, y) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(x, x) < 1e-9
+    assert frechet_distance(x.float(), x.float()) >= 0.0  # clamped, never negative
+
+
+def test_frechet_distance_refuses_too_few_samples():
+    with pytest.raises(ValueError, match="10 samples for 16 feature dimensions"):
+        frechet_distance(torch.randn(10, 16), torch.randn(100, 16))
+
+
+class Embedding(nn.Module):
+    """The feature network's penultimate layer, as torchmetrics expects a custom extractor."""
+
+    num_features = FEATURES
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = FeatureNet().eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.body(images)
+
+
+def test_frechet_distance_agrees_with_torchmetrics():
+    fid_module = pytest.importorskip("torchmetrics.image.fid")
+    embedding = Embedding()
+    generator = torch.Generator().manual_seed(2)
+    real = torch.rand(600, 1, 28, 28, generator=generator) * 2 - 1
+    fake = (torch.rand(600, 1, 28, 28, generator=generator) * 2 - 1) * 0.5 + 0.2
+    metric = fid_module.FrechetInceptionDistance(feature=embedding, input_img_size=(1, 28, 28))
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    with torch.no_grad():
+        ours = frechet_distance(embedding(real), embedding(fake))
+    assert ours == pytest.approx(float(metric.compute()), rel=1e-6)
+
+
+def test_prdc_hand_solved_one_dimensional_case():
+    """real 0..5 (k=1: every radius 1), fake {0.5, 10} (k=1: both radii 9.5)."""
+    real = torch.arange(6.0)[:, None]
+    fake = torch.tensor([[0.5], [10.0]])
+    result = precision_recall_density_coverage(real, fake, k=1)
+    assert result["precision"] == pytest.approx(0.5)  # 0.5 lies in the balls of 0 and 1; 10 in none
+    assert result["recall"] == pytest.approx(1.0)  # every real point is within 9.5 of 0.5
+    assert result["density"] == pytest.approx(1.0)  # (2 balls + 0 balls) / (k * 2 fakes)
+    assert result["coverage"] == pytest.approx(2 / 6)  # the balls of 0 and 1 contain a fake
+
+
+def test_prdc_identical_disjoint_and_subset():
+    generator = torch.Generator().manual_seed(3)
+    real = torch.randn(300, 5, generator=generator)
+    k = 5
+    same = precision_recall_density_coverage(real, real.clone(), k)
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    assert same["density"] == pytest.approx((k + 1) / k)  # each ball holds its centre and k neighbours
+    far = precision_recall_density_coverage(real, real + 100.0, k)
+    assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    subset = precision_recall_density_coverage(real, real[:150], k)
+    assert subset["precision"] == 1.0  # every fake point is a real point
+    assert subset["coverage"] >= 0.5 and subset["recall"] >= 0.5
+
+
+def test_prdc_chunks_give_the_same_answer(monkeypatch):
+    import kdlib.metrics as metrics
+
+    generator = torch.Generator().manual_seed(4)
+    real, fake = torch.randn(257, 4, generator=generator), torch.randn(123, 4, generator=generator) + 0.3
+    whole = precision_recall_density_coverage(real, fake)
+    original = metrics._pairwise_chunks
+    monkeypatch.setattr(metrics, "_pairwise_chunks", lambda a, b, chunk=2048: original(a, b, chunk=17))
+    assert precision_recall_density_coverage(real, fake) == whole
+
+
+def test_class_statistics():
+    one_class = torch.zeros(100, 10)
+    one_class[:, 3] = 1
+    stats = class_statistics(one_class)
+    assert stats["inception_score"] == pytest.approx(1.0)
+    assert stats["classes_covered"] == 1
+    assert stats["class_kl_to_data"] == pytest.approx(math.log(10))
+    balanced = torch.eye(10).repeat(10, 1)
+    stats = class_statistics(balanced)
+    assert stats["inception_score"] == pytest.approx(10.0)
+    assert stats["class_kl_to_data"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["classes_covered"] == 10 and stats["class_shares"] == [0.1] * 10
+    with pytest.raises(ValueError, match="distribution"):
+        class_statistics(torch.ones(5, 10))
+
+
+@pytest.mark.parametrize("layer, shape, expected", [
+    (nn.Conv2d(3, 8, 3, padding=1), (1, 3, 16, 16), 8 * 3 * 9 * 16 * 16),
+    (nn.Conv2d(1, 4, 5, stride=2), (1, 1, 28, 28), 4 * 1 * 25 * 12 * 12),
+    (nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), (1, 8, 7, 7), 7 * 7 * 8 * 4 * 16),
+    (nn.Linear(784, 10), (1, 784), 7840),
+])
+def test_macs_against_hand_counts(layer, shape, expected):
+    assert macs_per_image(layer, torch.zeros(shape)) == expected
+
+
+def test_macs_refuses_a_batch_and_speed_reports_positive_numbers():
+    with pytest.raises(ValueError, match="batch of 1"):
+        macs_per_image(nn.Linear(4, 2), torch.zeros(2, 4))
+    layer = nn.Linear(16, 16)
+    result = speed(lambda n: layer(torch.zeros(n, 16)), batch=32, repeats=2, warmup=1)
+    assert result["images_per_second"] > 0 and result["latency_ms"] > 0 and result["threads"] >= 1
+
+
+def test_evaluate_generator_end_to_end_scores_the_real_images_as_perfect():
+    from kdlib.batches import scale
+    from kdlib.evaluate import evaluate_generator, reference
+
+    torch.manual_seed(0)
+    net = FeatureNet().eval()
+    images = torch.randint(0, 256, (300, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(300) % 10
+    real = reference(net, images, labels)
+    replay = {"next": 0}
+
+    def generate(n: int) -> torch.Tensor:  # hands out the real images in order, then noise for timing
+        start = replay["next"]
+        replay["next"] += n
+        return scale(images[start:start + n]) if start + n <= 300 else torch.rand(n, 1, 28, 28) * 2 - 1
+
+    model = nn.Linear(8, 784)
+    result = evaluate_generator(generate, model, torch.zeros(1, 8), net, real, samples=300, batch=100)
+    assert result["frechet_distance"] < 1e-6
+    assert result["precision"] == result["recall"] == result["coverage"] == 1.0
+    assert result["parameters"] == 8 * 784 + 784 and result["macs_per_image"] == 8 * 784
+    assert result["samples"] == 300 and result["images_per_second"] > 0
+
+
+def test_feature_network_trains_once_then_loads(tmp_path, monkeypatch):
+    import kdlib.features as features
+    from kdlib.data import Split
+    from kdlib.runs import RunDir
+
+    generator = torch.Generator().manual_seed(5)
+    labels = torch.arange(200) % 10
+    # each class a different brightness, so that the network has something to learn
+    images = (labels[:, None, None, None] * 25 + torch.randint(0, 20, (200, 1, 28, 28), generator=generator)).to(torch.uint8)
+    split = Split(images, labels, tuple("0123456789"), tmp_path)
+    monkeypatch.setattr(features, "load", lambda name, which: split)
+    run = RunDir(tmp_path / "run")
+    net, accuracy = features.feature_network("synthetic", run, epochs=3, batch_size=50)
+    assert 0.5 < accuracy <= 1.0
+    assert len(list((tmp_path / "run" / "checkpoints").glob("feature_net_synthetic_*.pt"))) == 1
+    monkeypatch.setattr(features, "fit_classifier", lambda *a, **k: pytest.fail("retrained instead of loading"))
+    again, same_accuracy = features.feature_network("synthetic", run, epochs=3, batch_size=50)
+    assert same_accuracy == accuracy
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
