@@ -18,8 +18,11 @@ import nbformat
 import papermill
 import torch
 
-from kdlib.config import PROFILES, SETTINGS, SPECIAL, resolve_profile
+from kdlib.config import PROFILES, SETTINGS, resolve_device, resolve_profile
 from kdlib.runs import project_root
+
+
+OWN_OPTIONS = {"profile": "--profile", "run_dir": "--run-dir"}  # runner options, not -p parameters
 
 
 def notebooks_dir() -> Path:
@@ -40,12 +43,15 @@ def check_overrides(paths: list[Path], overrides: dict[str, Any]) -> None:
     """Refuse, before anything runs, a parameter no notebook declares or a bad value."""
     declared = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
     for name, value in overrides.items():
-        if name in SPECIAL:
-            raise ValueError(f"set {name} with its own option, not as a parameter")
+        if name in OWN_OPTIONS:
+            raise ValueError(f"set {name} with {OWN_OPTIONS[name]}, not as a parameter")
         if name not in declared:
             raise ValueError(f"unknown parameter {name!r}: no notebook in the chain declares it "
                              f"(declared: {sorted(declared)})")
-        SETTINGS[name].check(name, value)
+        if name == "device":
+            resolve_device(value)
+        else:
+            SETTINGS[name].check(name, value)
 
 
 def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -49,5 +49,8 @@ def test_runner_refuses_unknown_parameter_and_bad_value():
         check_overrides(PATHS, {"temprature": 4})
     with pytest.raises(ValueError, match="not one of"):
         check_overrides(PATHS, {"dataset": "cifar10"})
-    with pytest.raises(ValueError, match="own option"):
+    with pytest.raises(ValueError, match="with --profile"):
         check_overrides(PATHS, {"profile": "full"})
+    with pytest.raises(ValueError, match="not a device"):
+        check_overrides(PATHS, {"device": "gpu0"})
+    check_overrides(PATHS, {"device": "cpu", "dataset": "mnist", "temperature": 4})  # accepted
