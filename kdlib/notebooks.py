@@ -68,8 +68,9 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     A failing notebook stops the chain with a ``RuntimeError`` that names it and the
     cell; its executed copy stays in the run folder. With ``update_committed`` the
     executed notebooks, cleaned, replace those in ``notebooks/`` (how the committed
-    outputs are made); with ``record`` (implied by ``update_committed``) the timings
-    go into ``notebooks/timings.json``, which the overview notebook shows. ``only``
+    outputs are made); with ``record`` the timings go into ``notebooks/timings.json``,
+    which the overview notebook shows (record only runs that trained from scratch:
+    a run that loads checkpoints is fast). ``only``
     names the notebooks to run (e.g. ``["01_soft_labels"]``); default: all.
     """
     profile = resolve_profile(profile)
@@ -101,7 +102,7 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
         if update_committed:
             clean_notebook(output, path)
     (run_path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    if update_committed or record:
+    if record:
         record_timings(profile, timings)
     return timings
 
