@@ -59,11 +59,12 @@ def load_checkpoint(path: str | Path, hint: str = "") -> dict[str, Any]:
 def load_weights(model: torch.nn.Module, path: str | Path, hint: str = "") -> dict[str, Any]:
     """Load ``path``'s ``"model"`` entry into ``model``; a mismatch names the differing tensors."""
     state = load_checkpoint(path, hint)
-    _apply_weights(model, state, Path(path))
+    apply_weights(model, state, Path(path))
     return state
 
 
-def _apply_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+def apply_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+    """Load ``state["model"]`` into ``model``; a mismatch names the differing tensors."""
     if "model" not in state:
         raise CheckpointError(f"checkpoint {path} has no 'model' entry (keys: {sorted(state)}).")
     expected = model.state_dict()
@@ -98,7 +99,7 @@ def load_or_train(path: Path, model: torch.nn.Module, settings: dict[str, Any],
         if state.get("settings") != settings:
             raise CheckpointError(f"{path} was trained with {state.get('settings')}, not {settings}. "
                                   f"Delete it to retrain.")
-        _apply_weights(model, state, path)
+        apply_weights(model, state, path)
         return state["history"]
     history = train()
     save_checkpoint(path, {"model": model.state_dict(), "settings": settings, "history": history})

@@ -5,21 +5,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from kdlib.batches import Batches
 from kdlib.progress import progress
+from kdlib.runs import CheckpointError, apply_weights, load_checkpoint, save_checkpoint
 
 
 class DivergedError(RuntimeError):
     """A loss became NaN or infinite."""
 
 
-def check_finite(loss: torch.Tensor, epoch: int, step: int) -> float:
+def check_finite(loss: torch.Tensor | float, epoch: int, step: int) -> float:
     """The loss as a float, or ``DivergedError`` naming the epoch and step."""
-    value = loss.detach().item()
+    value = loss.detach().item() if isinstance(loss, torch.Tensor) else float(loss)
     if not math.isfinite(value):
         raise DivergedError(f"loss became {value} at epoch {epoch}, step {step}: lower the learning "
                             f"rate or check the inputs; the last checkpoint (if any) is kept.")
@@ -51,6 +54,59 @@ def fit_classifier(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch
         history["loss"].append(total / count)
     history["seconds"] = round(time.perf_counter() - start, 2)
     model.eval()
+    return history
+
+
+def fit_epochs(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+               step: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor | float]],
+               batches: Batches, epochs: int, checkpoint: Path, settings: dict[str, Any],
+               on_epoch_end: Callable[[int], None] | None = None, description: str = "training") -> dict[str, Any]:
+    """Train epoch by epoch with a checkpoint after each, resuming an unfinished run.
+
+    ``step(images, targets)`` makes one optimisation step (of any number of
+    optimisers, e.g. a GAN's two) and returns its losses. After every epoch the
+    mean losses go into the history, ``on_epoch_end(epoch)`` runs (e.g. to render a
+    fixed latent batch), and the modules, optimisers, history and random state are
+    written atomically to ``checkpoint``. Started again, the loop continues after
+    the last finished epoch and ends with the same weights, bit for bit, as an
+    uninterrupted run on the same machine and thread count; a finished checkpoint
+    is simply loaded. A NaN or infinite loss stops it with ``DivergedError``,
+    leaving the last good checkpoint in place.
+    """
+    history: dict[str, Any] = {"epochs": [], "seconds": 0.0}
+    first_epoch = 0
+    if checkpoint.is_file():
+        state = load_checkpoint(checkpoint)
+        if state.get("settings") != settings:
+            raise CheckpointError(f"{checkpoint} was trained with {state.get('settings')}, not {settings}. "
+                                  f"Delete it to retrain.")
+        if state["epoch"] > epochs:
+            raise CheckpointError(f"{checkpoint} holds {state['epoch']} epochs, more than the {epochs} asked for.")
+        for name, module in modules.items():
+            apply_weights(module, {"model": state["modules"][name]}, checkpoint)
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["rng"])
+        first_epoch, history = state["epoch"], state["history"]
+    for epoch in progress(range(first_epoch, epochs), desc=description, unit="epoch",
+                          initial=first_epoch, total=epochs):
+        start, totals, count = time.perf_counter(), {}, 0
+        for module in modules.values():
+            module.train()
+        for index, (images, targets) in enumerate(batches.epoch(epoch)):
+            for name, loss in step(images, targets).items():
+                totals[name] = totals.get(name, 0.0) + check_finite(loss, epoch, index) * len(images)
+            count += len(images)
+        history["epochs"].append({name: total / count for name, total in totals.items()})
+        history["seconds"] = round(history["seconds"] + time.perf_counter() - start, 2)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        save_checkpoint(checkpoint, {
+            "modules": {name: m.state_dict() for name, m in modules.items()},
+            "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+            "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "settings": settings})
+    for module in modules.values():
+        module.eval()
     return history
 
 

@@ -11,7 +11,7 @@ from kdlib.cost import parameter_count
 from kdlib.models import MLP
 from kdlib.runs import load_or_train, settings_digest
 from kdlib.tables import markdown_table
-from kdlib.train import DivergedError, fit_classifier, predict_logits
+from kdlib.train import DivergedError, fit_classifier, fit_epochs, predict_logits
 
 
 @pytest.mark.parametrize("sizes, expected", [
@@ -114,3 +114,83 @@ def test_markdown_table():
                                   "| teacher | 67 | 0.1235 |", "| student | 1,460 |  |"]
     with pytest.raises(ValueError):
         markdown_table([])
+
+
+def two_player_setup(seed: int):
+    """Two small networks with their own optimisers and dropout: a GAN's shape of training."""
+    torch.manual_seed(seed)
+    modules = {"a": MLP((16, 12, 2), dropout=0.3), "b": MLP((16, 12, 2), dropout=0.3)}
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-2) for name, m in modules.items()}
+    return modules, optimizers
+
+
+def two_player_step(modules, optimizers, labels, poison_at=None):
+    calls = {"n": 0}
+
+    def step(images, rows):
+        calls["n"] += 1
+        losses = {}
+        for name in ("a", "b"):
+            loss = F.cross_entropy(modules[name](images), labels[rows])
+            if poison_at is not None and (name, calls["n"]) == poison_at:
+                loss = loss * float("inf")
+            optimizers[name].zero_grad()
+            loss.backward()
+            optimizers[name].step()
+            losses[name] = loss.detach()
+        return losses
+    return step
+
+
+def run_epochs(path, epochs, seed=0, poison_at=None, rendered=None):
+    images, labels = toy_problem(96)
+    modules, optimizers = two_player_setup(seed)
+    batches = Batches(images, torch.arange(96), 32, seed=3, value_range=(0.0, 1.0))
+    history = fit_epochs(modules, optimizers, two_player_step(modules, optimizers, labels, poison_at), batches,
+                         epochs, path, {"toy": 1}, on_epoch_end=(rendered.append if rendered is not None else None))
+    return modules, history
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    whole, whole_history = run_epochs(tmp_path / "whole.pt", 3)
+    rendered = []
+    run_epochs(tmp_path / "split.pt", 2, rendered=rendered)
+    # a new process: networks built from another seed, then resumed from the checkpoint
+    resumed, resumed_history = run_epochs(tmp_path / "split.pt", 3, seed=99, rendered=rendered)
+    assert rendered == [0, 1, 2]  # epoch 2 alone was trained after resuming
+    for name in ("a", "b"):
+        for key, value in whole[name].state_dict().items():
+            assert torch.equal(value, resumed[name].state_dict()[key]), f"{name}.{key} differs"
+    assert resumed_history["epochs"] == whole_history["epochs"]
+
+
+def test_finished_checkpoint_is_loaded_without_training(tmp_path):
+    trained, history = run_epochs(tmp_path / "m.pt", 2)
+    rendered = []
+    loaded, loaded_history = run_epochs(tmp_path / "m.pt", 2, seed=5, rendered=rendered)
+    assert rendered == [] and loaded_history == history
+    assert torch.equal(trained["a"].net[2].weight, loaded["a"].net[2].weight)
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    path = tmp_path / "m.pt"
+    run_epochs(path, 1)
+    before = path.read_bytes()
+    with pytest.raises(DivergedError, match="epoch 1, step 1"):
+        run_epochs(path, 3, poison_at=("b", 2))  # second step of the resumed epoch 1
+    assert path.read_bytes() == before
+    from kdlib.runs import load_checkpoint
+    assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_resume_refuses_other_settings_or_fewer_epochs(tmp_path):
+    path = tmp_path / "m.pt"
+    run_epochs(path, 2)
+    images, labels = toy_problem(96)
+    modules, optimizers = two_player_setup(0)
+    batches = Batches(images, torch.arange(96), 32, value_range=(0.0, 1.0))
+    step = two_player_step(modules, optimizers, labels)
+    with pytest.raises(CheckpointError, match="was trained with"):
+        fit_epochs(modules, optimizers, step, batches, 2, path, {"toy": 2})
+    with pytest.raises(CheckpointError, match="holds 2 epochs, more than the 1"):
+        fit_epochs(modules, optimizers, step, batches, 1, path, {"toy": 1})
