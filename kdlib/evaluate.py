@@ -13,7 +13,9 @@ from kdlib.batches import scale
 from kdlib.cost import macs_per_image, parameter_count, speed
 from kdlib.data import load
 from kdlib.features import FeatureNet
-from kdlib.metrics import class_statistics, frechet_distance, precision_recall_density_coverage
+from kdlib.metrics import class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage
+
+K = 5  # neighbours for precision, recall, density and coverage, as in both papers
 
 
 @dataclass(frozen=True)
@@ -22,20 +24,21 @@ class Reference:
 
     features: torch.Tensor
     class_distribution: torch.Tensor
+    radii: torch.Tensor  # k-NN radii of the features (k = K), computed once
 
 
 def reference(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> Reference:
     """The reference for real images (uint8) and their labels."""
     features, _ = net.embed(scale(images).to(next(net.parameters()).device))
     counts = torch.bincount(labels, minlength=net.head[-1].out_features).double()
-    return Reference(features, counts / counts.sum())
+    return Reference(features, counts / counts.sum(), knn_radii(features, K))
 
 
-def image_quality(images: torch.Tensor, net: FeatureNet, real: Reference, k: int = 5) -> dict[str, Any]:
-    """Fréchet distance, precision/recall/density/coverage and class statistics of images in [-1, 1]."""
+def image_quality(images: torch.Tensor, net: FeatureNet, real: Reference) -> dict[str, Any]:
+    """Fréchet distance, precision/recall/density/coverage (k = K) and class statistics of images in [-1, 1]."""
     features, probabilities = net.embed(images)
     return {"frechet_distance": frechet_distance(features, real.features),
-            **precision_recall_density_coverage(real.features, features, k),
+            **precision_recall_density_coverage(real.features, features, K, real.radii),
             **class_statistics(probabilities, real.class_distribution)}
 
 

@@ -106,3 +106,21 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     soft = kl_divergence(soften(teacher_logits.detach(), temperature), student_logits, temperature)
     hard = F.cross_entropy(student_logits, labels.long())
     return alpha * temperature**2 * soft + (1.0 - alpha) * hard
+
+
+def gan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The non-saturating GAN losses (Goodfellow et al. 2014), from discriminator logits.
+
+    Discriminator: ``-log D(x) - log(1 - D(G(z)))``; generator: ``-log D(G(z))``
+    rather than ``log(1 - D(G(z)))``, whose gradient vanishes exactly when the
+    generator is bad and needs it most. ``D = sigmoid(logit)``; computed with
+    ``softplus``, stable for any logit: ``-log sigmoid(a) = softplus(-a)`` and
+    ``-log(1 - sigmoid(a)) = softplus(a)``. The generator's loss needs gradients
+    through ``fake_logits``; the discriminator's should use detached fakes.
+    """
+    if real_logits.dim() != 1 or fake_logits.dim() != 1:
+        raise ValueError(f"expected one logit per image, got shapes {list(real_logits.shape)} "
+                         f"and {list(fake_logits.shape)}")
+    discriminator = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    generator = F.softplus(-fake_logits).mean()
+    return discriminator, generator

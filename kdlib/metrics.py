@@ -71,7 +71,13 @@ def _knn_radii(points: torch.Tensor, k: int) -> torch.Tensor:
     return radii
 
 
-def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]:
+def knn_radii(points: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Each point's distance to its k-th nearest other point: the radius of its k-NN ball."""
+    return _knn_radii(points.detach().float(), k)
+
+
+def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5,
+                                      real_radii: torch.Tensor | None = None) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020).
 
     Each real point's k-NN ball (radius: distance to its k-th nearest real
@@ -84,12 +90,18 @@ def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k:
     - coverage: share of real balls that contain at least one fake point.
 
     Distances are computed in chunks, so 10,000 x 10,000 fits in memory.
+    ``real_radii`` (from ``knn_radii(real, k)``) saves recomputing them for every
+    model compared against the same real set.
     """
     real, fake = real.detach().float(), fake.detach().float()
     if real.dim() != 2 or fake.shape[1:] != real.shape[1:]:
         raise ValueError(f"real and fake features must be N x D with the same D, got "
                          f"{list(real.shape)} and {list(fake.shape)}")
-    real_radii, fake_radii = _knn_radii(real, k), _knn_radii(fake, k)
+    if real_radii is None:
+        real_radii = _knn_radii(real, k)
+    elif real_radii.shape != real.shape[:1]:
+        raise ValueError(f"real_radii has shape {list(real_radii.shape)}, expected [{len(real)}]")
+    fake_radii = _knn_radii(fake, k)
     fake_in_real = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)
     balls_per_fake = torch.zeros(len(fake), dtype=torch.float64, device=fake.device)
     real_covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)

@@ -198,3 +198,14 @@ def test_feature_network_trains_once_then_loads(tmp_path, monkeypatch):
     again, same_accuracy = features.feature_network("synthetic", run, epochs=3, batch_size=50)
     assert same_accuracy == accuracy
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+def test_precomputed_real_radii_give_the_same_answer():
+    from kdlib.metrics import knn_radii
+
+    generator = torch.Generator().manual_seed(6)
+    real, fake = torch.randn(200, 4, generator=generator), torch.randn(150, 4, generator=generator)
+    assert precision_recall_density_coverage(real, fake, 3, knn_radii(real, 3)) == \
+        precision_recall_density_coverage(real, fake, 3)
+    with pytest.raises(ValueError, match="real_radii"):
+        precision_recall_density_coverage(real, fake, 3, knn_radii(real[:10], 3))
