@@ -85,6 +85,15 @@ def settings_digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def load_trained_with(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's contents, refusing one saved with other ``settings``."""
+    state = load_checkpoint(path)
+    if state.get("settings") != settings:
+        raise CheckpointError(f"{path} was trained with {state.get('settings')}, not {settings}. "
+                              f"Delete it to retrain.")
+    return state
+
+
 def load_or_train(path: Path, model: torch.nn.Module, settings: dict[str, Any],
                   train: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Load ``model`` from ``path`` when it exists, else run ``train()`` and save the result.
@@ -95,10 +104,7 @@ def load_or_train(path: Path, model: torch.nn.Module, settings: dict[str, Any],
     them (``settings_digest``) so that other settings get their own checkpoint.
     """
     if path.is_file():
-        state = load_checkpoint(path)
-        if state.get("settings") != settings:
-            raise CheckpointError(f"{path} was trained with {state.get('settings')}, not {settings}. "
-                                  f"Delete it to retrain.")
+        state = load_trained_with(path, settings)
         apply_weights(model, state, path)
         return state["history"]
     history = train()

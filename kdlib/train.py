@@ -13,7 +13,7 @@ from torch import nn
 
 from kdlib.batches import Batches
 from kdlib.progress import progress
-from kdlib.runs import CheckpointError, apply_weights, load_checkpoint, save_checkpoint
+from kdlib.runs import CheckpointError, apply_weights, load_trained_with, save_checkpoint
 
 
 class DivergedError(RuntimeError):
@@ -76,10 +76,7 @@ def fit_epochs(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.
     history: dict[str, Any] = {"epochs": [], "seconds": 0.0}
     first_epoch = 0
     if checkpoint.is_file():
-        state = load_checkpoint(checkpoint)
-        if state.get("settings") != settings:
-            raise CheckpointError(f"{checkpoint} was trained with {state.get('settings')}, not {settings}. "
-                                  f"Delete it to retrain.")
+        state = load_trained_with(checkpoint, settings)
         if state["epoch"] > epochs:
             raise CheckpointError(f"{checkpoint} holds {state['epoch']} epochs, more than the {epochs} asked for.")
         for name, module in modules.items():
