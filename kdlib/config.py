@@ -78,6 +78,10 @@ SETTINGS: dict[str, Setting] = {
                              low=1e-6, high=1.0),
     # The evaluation toolkit: the feature network every quality metric is measured with.
     "feature_epochs": Setting("epochs of the feature network (the metrics' ruler)", int, 1, 4, 6, low=1, high=100),
+    "eval_samples": Setting("generated images each quality measurement uses", int, 2_000, 10_000, 10_000,
+                            low=500, high=100_000),
+    "retrain": Setting("train again even when a finished checkpoint exists in the run folder", bool,
+                       False, False, False),
     # Notebook 01: Hinton et al.'s classifier experiment.
     "teacher_epochs": Setting("epochs of the classifier teacher", int, 1, 5, 30, low=1, high=1000),
     "teacher_jitter": Setting("random shift of the teacher's training images, in pixels (the paper: 2)", int,
@@ -91,6 +95,14 @@ SETTINGS: dict[str, Setting] = {
     "sweep_alphas": Setting("soft-term weights of the T x alpha sweep", list, [], [], [0.5, 0.9],
                             low=0.0, high=1.0),
     "sweep_epochs": Setting("epochs of each student in the sweep", int, 1, 2, 8, low=1, high=1000),
+    # Notebooks 02 and 03: the generative teachers.
+    "gan_epochs": Setting("epochs of the GAN teacher", int, 1, 2, 8, low=1, high=1000),
+    "gan_batch_size": Setting("images per GAN step (DCGAN: 128; smaller means more steps per epoch)", int,
+                              64, 64, 64, low=2, high=8192),
+    "gan_learning_rate": Setting("Adam's learning rate for both GAN players (beta1 = 0.5)", float,
+                                 2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
+    "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
+    "vae_learning_rate": Setting("Adam's learning rate for the VAE", float, 1e-3, 1e-3, 1e-3, low=1e-6, high=1.0),
 }
 
 # Parameters every notebook has; resolved specially rather than from SETTINGS.

@@ -47,14 +47,19 @@ class FeatureNet(nn.Module):
 
 
 def feature_network(dataset: str, run: RunDir, epochs: int, device: torch.device | str = "cpu",
-                    batch_size: int = 128, seed: int = 0) -> tuple[FeatureNet, float]:
-    """The data set's feature network and its test accuracy: loaded from the run folder, else trained."""
+                    batch_size: int = 128, seed: int = 0, train_size: int | None = None) -> tuple[FeatureNet, float]:
+    """The data set's feature network and its test accuracy: loaded from the run folder, else trained.
+
+    ``train_size`` limits training to the first images (the smoke profile's shortcut; None: all).
+    """
     settings = {"name": "feature_net", "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "seed": seed}
+    if train_size is not None:
+        settings["train_size"] = train_size
     train, test = load(dataset, "train"), load(dataset, "test")
     torch.manual_seed(seed)
     net = FeatureNet(len(train.classes)).to(device)
-    labels = train.labels.to(device)
-    batches = Batches(train.images, torch.arange(len(train)), batch_size, seed=seed, device=device)
+    labels = train.labels[:train_size].to(device)
+    batches = Batches(train.images[:train_size], torch.arange(len(labels)), batch_size, seed=seed, device=device)
     load_or_train(run.file("checkpoints", f"feature_net_{dataset}_{settings_digest(settings)}.pt"), net, settings,
                   lambda: fit_classifier(net, batches, epochs, lambda logits, x, rows: F.cross_entropy(
                       logits, labels[rows]), 2e-3, description=f"feature network ({dataset})"))

@@ -108,19 +108,48 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return alpha * temperature**2 * soft + (1.0 - alpha) * hard
 
 
-def gan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The non-saturating GAN losses (Goodfellow et al. 2014), from discriminator logits.
+def _check_gan_logits(*logits: torch.Tensor) -> None:
+    if any(t.dim() != 1 for t in logits):
+        raise ValueError(f"expected one logit per image, got shapes {[list(t.shape) for t in logits]}")
 
-    Discriminator: ``-log D(x) - log(1 - D(G(z)))``; generator: ``-log D(G(z))``
-    rather than ``log(1 - D(G(z)))``, whose gradient vanishes exactly when the
-    generator is bad and needs it most. ``D = sigmoid(logit)``; computed with
-    ``softplus``, stable for any logit: ``-log sigmoid(a) = softplus(-a)`` and
-    ``-log(1 - sigmoid(a)) = softplus(a)``. The generator's loss needs gradients
-    through ``fake_logits``; the discriminator's should use detached fakes.
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's GAN loss ``-log D(x) - log(1 - D(G(z)))`` from its logits (Goodfellow et al. 2014).
+
+    ``D = sigmoid(logit)``; computed with ``softplus``, stable for any logit:
+    ``-log sigmoid(a) = softplus(-a)`` and ``-log(1 - sigmoid(a)) = softplus(a)``.
+    Pass detached fakes, so that this loss does not train the generator.
     """
-    if real_logits.dim() != 1 or fake_logits.dim() != 1:
-        raise ValueError(f"expected one logit per image, got shapes {list(real_logits.shape)} "
-                         f"and {list(fake_logits.shape)}")
-    discriminator = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-    generator = F.softplus(-fake_logits).mean()
-    return discriminator, generator
+    _check_gan_logits(real_logits, fake_logits)
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss ``-log D(G(z))``.
+
+    The minimax game's ``log(1 - D(G(z)))`` has a vanishing gradient exactly when
+    the generator is bad (D(G(z)) near 0) and needs it most; this one does not.
+    """
+    _check_gan_logits(fake_logits)
+    return F.softplus(-fake_logits).mean()
+
+
+def vae_losses(logits: torch.Tensor, images: torch.Tensor, mean: torch.Tensor,
+               log_variance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms of the negative ELBO, in nats per image (summed over pixels and latents).
+
+    Reconstruction: ``-log p(x | z)`` under a Bernoulli likelihood per pixel with
+    ``p = sigmoid(logits)``, for images in [0, 1] (grey values act as soft targets:
+    the pixel-wise cross-entropy of notebook 01). KL: ``KL(N(mean, exp(log_variance)) || N(0, I))``
+    in closed form, ``0.5 * sum(mean^2 + var - 1 - log var)``.
+    """
+    if logits.shape != images.shape:
+        raise ValueError(f"logits {list(logits.shape)} and images {list(images.shape)} differ in shape")
+    if mean.shape != log_variance.shape:
+        raise ValueError(f"mean {list(mean.shape)} and log_variance {list(log_variance.shape)} differ in shape")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError("the Bernoulli likelihood needs images in [0, 1]; scale them with value_range=(0, 1)")
+    batch = len(images)
+    reconstruction = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / batch
+    kl = 0.5 * (mean.square() + log_variance.exp() - 1 - log_variance).sum() / batch
+    return reconstruction, kl

@@ -33,32 +33,36 @@ class MLP(nn.Module):
         return self.net(images)
 
 
-def _channels(width: float, multiple: int) -> int:
-    """Channels of a layer: ``64 * multiple`` at width 1, scaled by ``width`` (at least 1)."""
+def _channels(width: float, base: int) -> int:
+    """Channels of a layer: ``base`` at width 1, scaled by ``width`` (at least 1)."""
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width}")
-    return max(1, round(64 * width * multiple))
+    return max(1, round(base * width))
+
+
+def _check_latent(latent_dim: int) -> None:
+    if latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
 
 
 class Generator(nn.Module):
     """DCGAN-style generator: latent z -> 1 x 28 x 28 image in [-1, 1].
 
-    7x7 (256 channels) -> 14x14 (128) -> 28x28 (1) by transposed convolutions,
+    7x7 (128 channels) -> 14x14 (64) -> 28x28 (1) by transposed convolutions,
     batch norm and ReLU, tanh at the end. ``width`` scales every layer's channels,
     so a student is the teacher at a fraction of the width (same depth, same latent).
     """
 
     def __init__(self, latent_dim: int = 64, width: float = 1.0) -> None:
         super().__init__()
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        _check_latent(latent_dim)
         self.latent_dim, self.width = latent_dim, width
-        wide, middle = _channels(width, 4), _channels(width, 2)
+        wide, narrow = _channels(width, 128), _channels(width, 64)
         self.net = nn.Sequential(
             nn.Unflatten(1, (latent_dim, 1, 1)),
             nn.ConvTranspose2d(latent_dim, wide, 7, bias=False), nn.BatchNorm2d(wide), nn.ReLU(),
-            nn.ConvTranspose2d(wide, middle, 4, 2, 1, bias=False), nn.BatchNorm2d(middle), nn.ReLU(),
-            nn.ConvTranspose2d(middle, 1, 4, 2, 1), nn.Tanh(),
+            nn.ConvTranspose2d(wide, narrow, 4, 2, 1, bias=False), nn.BatchNorm2d(narrow), nn.ReLU(),
+            nn.ConvTranspose2d(narrow, 1, 4, 2, 1), nn.Tanh(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -68,18 +72,74 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """DCGAN-style discriminator: 1 x 28 x 28 image -> one logit (real vs generated).
 
-    28x28 -> 14x14 (64 channels) -> 7x7 (128) by strided convolutions with leaky
+    28x28 -> 14x14 (32 channels) -> 7x7 (64) by strided convolutions with leaky
     ReLU (batch norm on the second), then a linear layer. ``width`` scales channels.
     """
 
     def __init__(self, width: float = 1.0) -> None:
         super().__init__()
-        narrow, middle = _channels(width, 1), _channels(width, 2)
-        self.net = nn.Sequential(
+        narrow, wide = _channels(width, 32), _channels(width, 64)
+        self.features = nn.Sequential(
             nn.Conv2d(1, narrow, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(narrow, middle, 4, 2, 1, bias=False), nn.BatchNorm2d(middle), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(middle * 7 * 7, 1),
+            nn.Conv2d(narrow, wide, 4, 2, 1, bias=False), nn.BatchNorm2d(wide), nn.LeakyReLU(0.2),
         )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(wide * 7 * 7, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).squeeze(1)
+        return self.head(self.features(images)).squeeze(1)
+
+
+class VAE(nn.Module):
+    """Convolutional variational autoencoder for 1 x 28 x 28 images in [0, 1].
+
+    Encoder: 28x28 -> 14x14 (32 channels) -> 7x7 (64) by strided convolutions, then
+    a linear layer to the mean and log-variance of a Gaussian posterior q(z | x).
+    Decoder: the mirror image, ending in one logit per pixel (Bernoulli likelihood).
+    ``width`` scales every layer's channels; ``latent_dim`` is the size of z.
+    """
+
+    def __init__(self, latent_dim: int = 16, width: float = 1.0) -> None:
+        super().__init__()
+        _check_latent(latent_dim)
+        self.latent_dim, self.width = latent_dim, width
+        narrow, wide = _channels(width, 32), _channels(width, 64)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, narrow, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(narrow, wide, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(wide * 7 * 7, 2 * latent_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, wide * 7 * 7), nn.LeakyReLU(0.2), nn.Unflatten(1, (wide, 7, 7)),
+            nn.ConvTranspose2d(wide, narrow, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(narrow, 1, 4, 2, 1),
+        )
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z | x)."""
+        mean, log_variance = self.encoder(images).chunk(2, dim=1)
+        return mean, log_variance
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel logits of p(x | z); ``sigmoid`` gives each pixel's mean in [0, 1]."""
+        return self.decoder(z)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction logits from one reparameterised sample ``z = mean + std * eps``, mean, log-variance."""
+        mean, log_variance = self.encode(images)
+        z = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
+        return self.decode(z), mean, log_variance
+
+
+class Decoder(nn.Module):
+    """A VAE's decoder as a generator: z -> image in [-1, 1] (the Bernoulli means, rescaled).
+
+    Shares the VAE's decoder weights (not the encoder's: sampling does not use it),
+    so that the evaluation toolkit measures a VAE's samples and cost like a GAN's.
+    """
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.decoder, self.latent_dim = vae.decoder, vae.latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(z)) * 2 - 1

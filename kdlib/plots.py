@@ -1,4 +1,4 @@
-"""Figures every chapter needs: grids of images."""
+"""Figures every chapter needs: image grids, loss curves, training snapshots, class shares."""
 
 from __future__ import annotations
 
@@ -29,5 +29,51 @@ def image_grid(images: torch.Tensor, ncols: int, row_labels: Sequence[str] | Non
             row.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def moving_average(values: Sequence[float], window: int) -> torch.Tensor:
+    """Mean of each ``window`` consecutive values (fewer at the start), to read noisy per-step losses."""
+    x = torch.as_tensor(values, dtype=torch.float64)
+    sums = torch.cat([torch.zeros(1, dtype=x.dtype), x.cumsum(0)])  # sums[i] = x[0] + ... + x[i - 1]
+    end = torch.arange(1, len(x) + 1)
+    start = (end - max(1, window)).clamp(min=0)
+    return (sums[end] - sums[start]) / (end - start)
+
+
+def loss_curves(steps: dict[str, list[float]], panels: Sequence[Sequence[str]], steps_per_epoch: int,
+                window: int = 50, titles: Sequence[str] | None = None) -> plt.Figure:
+    """Per-step losses, smoothed over ``window`` steps, one panel per group of names, against epochs."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
+    for index, (ax, names) in enumerate(zip(axes[0], panels)):
+        for name in names:
+            epochs = torch.arange(1, len(steps[name]) + 1) / steps_per_epoch
+            ax.plot(epochs, moving_average(steps[name], window), label=name)
+        ax.set_xlabel("epoch")
+        ax.set_title(titles[index] if titles else ", ".join(names), fontsize=10)
+        ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def snapshots(history: dict, columns: int = 8) -> plt.Figure:
+    """The fixed latent batch as rendered during training: one row per snapshot, labelled by epoch."""
+    rows = [images[:columns] for images in history["snapshots"]]
+    labels = [f"epoch {when:g}" for when in history["snapshot_epochs"]]
+    return image_grid(torch.cat(rows), columns, row_labels=labels, cell_inches=0.7)
+
+
+def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[float, float] = (0.05, 0.20),
+                 expected: float | None = None) -> plt.Figure:
+    """The share of generated images the classifier puts in each class, with a target band shaded."""
+    figure, ax = plt.subplots(figsize=(7, 2.8))
+    ax.axhspan(*band, color="tab:green", alpha=0.12, label=f"target band {band[0]:.0%}-{band[1]:.0%}")
+    if expected is not None:
+        ax.axhline(expected, color="gray", linestyle="--", linewidth=1, label="share in the data")
+    ax.bar(range(len(shares)), shares)
+    ax.set_xticks(range(len(shares)), classes, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("share of samples")
+    ax.legend(fontsize=8)
     figure.tight_layout()
     return figure

@@ -80,6 +80,16 @@ def apply_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> 
     model.load_state_dict(found)
 
 
+def load_module(module: torch.nn.Module, path: str | Path, name: str, hint: str = "") -> torch.nn.Module:
+    """``module`` with the weights of ``name`` from a training checkpoint (``fit_epochs``), in evaluation mode."""
+    state = load_checkpoint(path, hint)
+    modules = state.get("modules", {})
+    if name not in modules:
+        raise CheckpointError(f"checkpoint {path} has no module {name!r} (it has {sorted(modules)}). {hint}".strip())
+    apply_weights(module, {"model": modules[name]}, Path(path))
+    return module.eval()
+
+
 def settings_digest(settings: dict[str, Any]) -> str:
     """A short, stable name for a set of training settings."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]

@@ -209,3 +209,59 @@ def test_precomputed_real_radii_give_the_same_answer():
         precision_recall_density_coverage(real, fake, 3)
     with pytest.raises(ValueError, match="real_radii"):
         precision_recall_density_coverage(real, fake, 3, knn_radii(real[:10], 3))
+
+
+def test_sampler_gives_every_model_the_same_latents_whatever_ran_before():
+    from kdlib.evaluate import sampler
+
+    identity = nn.Identity()
+    first = sampler(identity, 6, seed=3)(5)
+    torch.randn(100)  # other code drawing from the global stream does not matter
+    again = sampler(identity, 6, seed=3)(5)
+    assert torch.equal(first, again) and first.shape == (5, 6)
+    assert not torch.equal(first, sampler(identity, 6, seed=4)(5))
+
+
+def test_summary_row_reads_the_evaluator_output():
+    from kdlib.evaluate import summary_row
+
+    metrics = {"frechet_distance": 3.0, "precision": 0.5, "recall": 0.25, "density": 1.0, "coverage": 0.75,
+               "inception_score": 7.0, "classes_covered": 9, "class_shares": [0.05, 0.2, 0.75]}
+    row = summary_row("model", metrics)
+    assert "parameters" not in row and row["class shares"] == "5.0% to 75.0%" and row["recall"] == 0.25
+    with_cost = summary_row("model", {**metrics, "parameters": 10, "macs_per_image": 20})
+    assert list(with_cost)[:3] == ["images", "parameters", "MACs/image"] and with_cost["MACs/image"] == 20
+
+
+def test_ruler_and_train_size_on_a_synthetic_data_set(tmp_path, monkeypatch):
+    import kdlib.evaluate as evaluate
+    import kdlib.features as features
+    from kdlib.data import Split
+    from kdlib.runs import RunDir
+
+    generator = torch.Generator().manual_seed(7)
+    labels = torch.arange(400) % 10
+    images = (labels[:, None, None, None] * 25 + torch.randint(0, 20, (400, 1, 28, 28), generator=generator)).to(torch.uint8)
+    split = Split(images, labels, tuple("0123456789"), tmp_path)
+    for module in (features, evaluate):
+        monkeypatch.setattr(module, "load", lambda name, which: split)
+    trained_on = []
+    real_fit = features.fit_classifier
+    monkeypatch.setattr(features, "fit_classifier",
+                        lambda model, batches, *a, **k: trained_on.append(len(batches.images)) or real_fit(model, batches, *a, **k))
+    measure = evaluate.ruler("synthetic", RunDir(tmp_path / "run"), 1, samples=300, train_size=200)
+    assert trained_on == [200]
+    assert set(measure.floors) == {"real train", "mean image", "uniform noise"}
+    assert measure.floors["real train"]["frechet_distance"] < measure.floors["uniform noise"]["frechet_distance"]
+    assert [row["images"] for row in measure.floor_rows()] == ["real train", "mean image", "uniform noise"]
+    assert measure.real.features.shape == (400, 128)
+
+
+def test_moving_average_against_a_direct_computation():
+    from kdlib.plots import moving_average
+
+    values = torch.randn(37, generator=torch.Generator().manual_seed(8)).tolist()
+    for window in (1, 5, 50):
+        direct = [sum(values[max(0, i + 1 - window):i + 1]) / len(values[max(0, i + 1 - window):i + 1])
+                  for i in range(len(values))]
+        torch.testing.assert_close(moving_average(values, window), torch.tensor(direct, dtype=torch.float64))

@@ -146,8 +146,12 @@ def run_epochs(path, epochs, seed=0, poison_at=None, rendered=None):
     images, labels = toy_problem(96)
     modules, optimizers = two_player_setup(seed)
     batches = Batches(images, torch.arange(96), 32, seed=3, value_range=(0.0, 1.0))
+
+    def snapshot():  # records that it ran, and renders the current weights
+        rendered.append(len(rendered))
+        return modules["a"].net[2].weight[:1].detach().clamp(-1, 1)
     history = fit_epochs(modules, optimizers, two_player_step(modules, optimizers, labels, poison_at), batches,
-                         epochs, path, {"toy": 1}, on_epoch_end=(rendered.append if rendered is not None else None))
+                         epochs, path, {"toy": 1}, snapshot=snapshot if rendered is not None else None)
     return modules, history
 
 
@@ -157,7 +161,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     run_epochs(tmp_path / "split.pt", 2, rendered=rendered)
     # a new process: networks built from another seed, then resumed from the checkpoint
     resumed, resumed_history = run_epochs(tmp_path / "split.pt", 3, seed=99, rendered=rendered)
-    assert rendered == [0, 1, 2]  # epoch 2 alone was trained after resuming
+    assert rendered == [0, 1, 2, 3]  # before training, epochs 0 and 1, then epoch 2 alone after resuming
+    assert len(resumed_history["snapshots"]) == 4
     for name in ("a", "b"):
         for key, value in whole[name].state_dict().items():
             assert torch.equal(value, resumed[name].state_dict()[key]), f"{name}.{key} differs"
