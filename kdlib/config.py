@@ -24,7 +24,7 @@ PROFILES = ("smoke", "quick", "full")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
     "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
-    "full": "best results: under an hour on 2 CPU cores, minutes on a GPU",
+    "full": "best results: about 70 minutes for notebooks 00-03 on 2 CPU cores",
 }
 
 
