@@ -18,9 +18,27 @@ from torch import nn
 
 from kdlib.losses import discriminator_loss, generator_loss
 from kdlib.models import VAE, Generator
+from kdlib.runs import RunDir, load_module
 from kdlib.train import Step
 
 GAN_OBJECTIVES = ("output", "output+adversarial", "output+features")
+TEACHERS = {"gan": ("02_gan_teacher", "generator"), "vae": ("03_vae_teacher", "vae")}  # notebook, module
+
+
+def load_teacher(run: RunDir, family: str, device: torch.device | str = "cpu") -> nn.Module:
+    """The trained teacher of ``family`` ("gan" or "vae"), found through its notebook's metrics in ``run``.
+
+    Notebooks 02 and 03 record the checkpoint's name and the model's settings;
+    a missing file names the notebook to run first.
+    """
+    if family not in TEACHERS:
+        raise ValueError(f"family {family!r} is not one of {list(TEACHERS)}")
+    notebook, module_name = TEACHERS[family]
+    metrics = run.read_metrics(notebook)
+    settings = metrics["settings"]
+    model = (Generator if family == "gan" else VAE)(settings["latent_dim"], settings["width"])
+    path = run.require(("checkpoints", metrics["checkpoint"]), notebook)
+    return load_module(model, path, module_name).to(device)
 
 
 class LatentBatches:

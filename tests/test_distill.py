@@ -136,3 +136,30 @@ def test_a_distilled_vae_gets_closer_to_its_teacher():
     after = gaps()
     assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1]
     assert logged["total"].item() == pytest.approx((logged["decoder"] + logged["encoder"]).item())
+
+
+def test_load_teacher_finds_the_checkpoint_through_the_metrics(tmp_path):
+    from kdlib import Batches
+    from kdlib.distill import load_teacher
+    from kdlib.runs import RunDir
+    from kdlib.train import fit_epochs, vae_step
+
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_vae_teacher.ipynb"):
+        load_teacher(run, "vae")
+    with pytest.raises(ValueError, match="is not one of"):
+        load_teacher(run, "flow")
+    torch.manual_seed(0)
+    vae = VAE(4, 0.125)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8)
+    checkpoint = run.file("checkpoints", "03_vae_teacher_test.pt")
+    fit_epochs({"vae": vae}, {"vae": optimizer}, vae_step(vae, optimizer),
+               Batches(images, torch.zeros(32), 16, value_range=(0.0, 1.0)), 1, checkpoint, {"width": 0.125})
+    run.write_metrics("03_vae_teacher", {"checkpoint": checkpoint.name, "settings": {"latent_dim": 4, "width": 0.125}})
+    loaded = load_teacher(run, "vae")
+    z = torch.randn(3, 4)
+    torch.testing.assert_close(loaded.decode(z), vae.eval().decode(z))
+    checkpoint.unlink()
+    with pytest.raises(FileNotFoundError, match="03_vae_teacher_test.pt is missing"):
+        load_teacher(run, "vae")
