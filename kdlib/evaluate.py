@@ -84,16 +84,21 @@ def evaluate_generator(generate: Callable[[int], torch.Tensor], model: nn.Module
             **speed(generate, device=example_input.device)}
 
 
-def floor_and_ceiling(net: FeatureNet, dataset: str, seed: int = 0, samples: int = 10_000) -> dict[str, dict[str, Any]]:
+def floor_and_ceiling(net: FeatureNet, dataset: str, seed: int = 0, samples: int = 10_000,
+                      real: Reference | None = None) -> dict[str, dict[str, Any]]:
     """Reference points for reading a score against the test set, each from ``samples`` images.
+
+    ``real``: the test set's reference, when already computed (else computed here).
 
     - ``real train``: real training images (the best a generator can hope for);
     - ``mean image``: the training set's mean image repeated;
     - ``uniform noise``: pixels drawn uniformly.
     """
-    train, test = load(dataset, "train"), load(dataset, "test")
+    train = load(dataset, "train")
     device = next(net.parameters()).device
-    real = reference(net, test.images, test.labels)
+    if real is None:
+        test = load(dataset, "test")
+        real = reference(net, test.images, test.labels)
     generator = torch.Generator().manual_seed(seed)
     chosen = torch.randperm(len(train), generator=generator)[:samples]
     train_images = scale(train.images[chosen]).to(device)
@@ -122,5 +127,5 @@ def ruler(dataset: str, run: RunDir, feature_epochs: int, device: torch.device |
     """The run's ruler: its feature network (trained once per run folder, then loaded) and references."""
     net, accuracy = feature_network(dataset, run, feature_epochs, device=device, seed=seed, train_size=train_size)
     test = load(dataset, "test")
-    return Ruler(net, accuracy, reference(net, test.images, test.labels),
-                 floor_and_ceiling(net, dataset, seed=seed, samples=samples))
+    real = reference(net, test.images, test.labels)  # embedded once, shared with the floor rows
+    return Ruler(net, accuracy, real, floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real))
