@@ -23,8 +23,8 @@ from kdlib.runs import RunDir, project_root
 PROFILES = ("smoke", "quick", "full")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
-    "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
-    "full": "best results: about 70 minutes for notebooks 00-03 on 2 CPU cores",
+    "quick": "the whole course in about 25 minutes on 2 CPU cores; results a reader can see",
+    "full": "best results: about 70 minutes for notebooks 00-03 on 2 CPU cores; 04-05 not timed yet",
 }
 
 
@@ -103,6 +103,19 @@ SETTINGS: dict[str, Setting] = {
                                  2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
     "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
     "vae_learning_rate": Setting("Adam's learning rate for the VAE", float, 1e-3, 1e-3, 1e-3, low=1e-6, high=1.0),
+    # Notebooks 04 and 05: students of the generative teachers.
+    "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
+                              [0.125], [0.125], [0.125, 0.25, 0.5], low=0.01, high=0.99),
+    "gan_student_epochs": Setting("epochs of every GAN student (distilled or from scratch: same steps)", int,
+                                  1, 1, 4, low=1, high=1000),
+    "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,
+                                  1, 2, 10, low=1, high=1000),
+    "distill_learning_rate": Setting("Adam's learning rate for GAN students that learn from the teacher "
+                                     "(cosine-annealed to 0)", float, 1e-2, 1e-2, 1e-2, low=1e-6, high=1.0),
+    "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
+                                  0.01, 0.01, 0.01, low=0.0, high=100.0),
+    "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
+                              1.0, 1.0, 1.0, low=0.0, high=100.0),
 }
 
 # Parameters every notebook has; resolved specially rather than from SETTINGS.

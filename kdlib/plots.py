@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import torch
 
 
@@ -75,5 +76,31 @@ def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[fl
     ax.set_xticks(range(len(shares)), classes, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("share of samples")
     ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
+                    ylabel: str = "Fréchet distance (lower is better)") -> plt.Figure:
+    """One panel per family: ``y`` against ``x`` (log scale) for every objective across widths, the teacher a star.
+
+    ``rows`` are ``kdlib.students.evaluation_table`` rows: the compression curve
+    (``x="parameters"``) or quality against speed (``x="images_per_second"``).
+    """
+    families = list(dict.fromkeys(row["family"] for row in rows))
+    figure, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
+    for ax, family in zip(axes[0], families):
+        mine = [row for row in rows if row["family"] == family]
+        for objective in dict.fromkeys(row["objective"] for row in mine):
+            points = sorted((row[x], row[y]) for row in mine if row["objective"] == objective)
+            style = {"marker": "*", "markersize": 14, "color": "black", "linestyle": "none"} if objective == "teacher" \
+                else {"marker": "o", "linestyle": "--" if objective == "scratch" else "-"}
+            ax.plot(*zip(*points), label=objective, **style)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # label the decades only: minor labels collide
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{family.upper()} teacher and students", fontsize=10)
+        ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
