@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdlib data|run|prepare``."""
+"""Command line: ``python -m kdlib data|run|sweep|report|prepare``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from kdlib import data
 from kdlib.config import PROFILES
 from kdlib.notebooks import prepare_for_nbval, run_chain
+from kdlib.report import write_report
+from kdlib.sweep import read_spec, run_sweep, sweep_points
 
 
 def _value(text: str) -> object:
@@ -36,8 +38,28 @@ def main(argv: list[str] | None = None) -> int:
                      help="write the executed, cleaned notebooks back into notebooks/ (for committing)")
     run.add_argument("--only", action="append", metavar="NOTEBOOK",
                      help="run only this notebook, e.g. 01_soft_labels (repeatable)")
+    run.add_argument("--from", dest="start", metavar="NOTEBOOK",
+                     help="run this notebook and every one after it, e.g. 04_distilling_students")
     run.add_argument("--record-timings", action="store_true",
                      help="store the measured times in notebooks/timings.json (shown by the overview)")
+
+    sweep = commands.add_parser("sweep", help="run the notebooks once per point of a parameter grid (resumable)")
+    sweep.add_argument("spec", nargs="?", type=Path, help="YAML file: grid, and optionally profile, parameters, "
+                       "only, from, base")
+    sweep.add_argument("-g", "--grid", nargs=2, action="append", default=[], metavar=("NAME", "VALUES"),
+                       help="a grid axis, values separated by commas, e.g. -g temperature 1,4,20 (repeatable)")
+    sweep.add_argument("--out", type=Path, required=True, help="folder of the sweep; one run folder per point")
+    sweep.add_argument("--profile", choices=PROFILES, default=None)
+    sweep.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a fixed override for every point")
+    sweep.add_argument("--only", action="append", metavar="NOTEBOOK")
+    sweep.add_argument("--from", dest="start", metavar="NOTEBOOK")
+    sweep.add_argument("--base", type=Path, help="run folder whose checkpoints and metrics seed every point "
+                       "(e.g. the teachers for a sweep of notebook 04)")
+
+    report = commands.add_parser("report", help="collect the metrics of run folders into CSV, Markdown and plots")
+    report.add_argument("runs", nargs="+", type=Path, help="run folders (a sweep's folder: all its points)")
+    report.add_argument("--out", type=Path, default=Path("report"), help="where to write (default: report/)")
 
     prep = commands.add_parser("prepare", help="inject parameters into copies of the notebooks for nbval")
     prep.add_argument("--profile", choices=PROFILES, default="smoke")
@@ -52,7 +74,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name} {split}: {len(found)} images, SHA-256 verified, from {found.source}")
         elif args.command == "run":
             run_chain(args.profile, args.run_dir, {k: _value(v) for k, v in args.parameter},
-                      args.update_notebooks, args.record_timings, args.only)
+                      args.update_notebooks, args.record_timings, args.only, args.start)
+        elif args.command == "sweep":
+            spec = read_spec(args.spec) if args.spec else {"grid": {}}
+            grid = spec["grid"] | {name: [_value(v) for v in values.split(",")] for name, values in args.grid}
+            run_sweep(args.out, grid, args.profile or spec.get("profile"),
+                      spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
+                      args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"))
+        elif args.command == "report":
+            runs = [point for run in args.runs for point in (sweep_points(run) or [run])]
+            for kind, path in write_report(runs, args.out).items():
+                print(f"{kind}: {path}")
         else:
             for path in prepare_for_nbval(args.profile, args.out):
                 print(path)

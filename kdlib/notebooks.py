@@ -10,16 +10,18 @@ import json
 import os
 import platform
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
+import psutil
 import torch
 
 from kdlib.config import PROFILES, SETTINGS, resolve_device, resolve_profile
-from kdlib.runs import project_root
+from kdlib.runs import RunDir, project_root
 
 
 OWN_OPTIONS = {"profile": "--profile", "run_dir": "--run-dir"}  # runner options, not -p parameters
@@ -60,9 +62,52 @@ def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str
     return {k: v for k, v in given.items() if k in declared}
 
 
+def select(only: list[str] | None = None, start: str | None = None) -> list[Path]:
+    """The notebooks to run: all, those named in ``only``, or ``start`` and every one after it."""
+    paths = notebook_paths()
+    names = [p.stem for p in paths]
+    if only and start:
+        raise ValueError("give --only or --from, not both")
+    unknown = sorted((set(only or []) | {start}) - {None} - set(names))
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; the chain has {names}")
+    if start:
+        return paths[names.index(start):]
+    return [p for p in paths if p.stem in only] if only else paths
+
+
+class PeakMemory:
+    """Peak resident memory (MiB) of this process's children, e.g. a notebook's kernel, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval, self.peak_mib = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # the child ended between listing and reading
+                    pass
+            self.peak_mib = max(self.peak_mib, total / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
               overrides: dict[str, Any] | None = None, update_committed: bool = False,
-              record: bool = False, only: list[str] | None = None) -> dict[str, float]:
+              record: bool = False, only: list[str] | None = None, start: str | None = None) -> dict[str, float]:
     """Execute every notebook into the run folder, in order; return seconds per notebook.
 
     A failing notebook stops the chain with a ``RuntimeError`` that names it and the
@@ -70,17 +115,14 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     executed notebooks, cleaned, replace those in ``notebooks/`` (how the committed
     outputs are made); with ``record`` the timings go into ``notebooks/timings.json``,
     which the overview notebook shows (record only runs that trained from scratch:
-    a run that loads checkpoints is fast). ``only``
-    names the notebooks to run (e.g. ``["01_soft_labels"]``); default: all.
+    a run that loads checkpoints is fast). ``only`` names the notebooks to run
+    (e.g. ``["01_soft_labels"]``), ``start`` the first one; default: all.
+    Each notebook's wall time, the peak memory of its kernel and the parameters
+    it was given go into the run's ``metrics/runner.json``.
     """
     profile = resolve_profile(profile)
     overrides = dict(overrides or {})
-    paths = notebook_paths()
-    if only:
-        unknown = sorted(set(only) - {p.stem for p in paths})
-        if unknown:
-            raise ValueError(f"unknown notebook(s) {unknown}; the chain has {[p.stem for p in paths]}")
-        paths = [p for p in paths if p.stem in only]
+    paths = select(only, start)
     check_overrides(paths, overrides)
     run_path = Path(run_dir).resolve() if run_dir is not None else project_root() / "runs" / profile
     run_path.mkdir(parents=True, exist_ok=True)
@@ -89,22 +131,35 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     for path in paths:
         output = run_path / path.name
         print(f"[kdlib run] {path.name} (profile {profile}) -> {output}", flush=True)
-        start = time.perf_counter()
+        began = time.perf_counter()
+        parameters = _parameters_for(path, profile, run_path, overrides)
         try:
-            papermill.execute_notebook(str(path), str(output), cwd=str(path.parent), progress_bar=False,
-                                       parameters=_parameters_for(path, profile, run_path, overrides))
+            with PeakMemory() as memory:
+                papermill.execute_notebook(str(path), str(output), cwd=str(path.parent), progress_bar=False,
+                                           parameters=parameters)
         except papermill.PapermillExecutionError as err:
             raise RuntimeError(f"{path.name} failed in cell {err.cell_index} (execution count "
                                f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook "
                                f"is kept at {output}") from None
-        timings[path.stem] = round(time.perf_counter() - start, 1)
-        print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s", flush=True)
+        timings[path.stem] = round(time.perf_counter() - began, 1)
+        _record_run(run_path, path.stem, {"seconds": timings[path.stem], "peak_memory_mib": round(memory.peak_mib, 1),
+                                          "parameters": parameters, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s, kernel peak memory "
+              f"{memory.peak_mib:,.0f} MiB", flush=True)
         if update_committed:
             clean_notebook(output, path)
     (run_path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     if record:
         record_timings(profile, timings)
     return timings
+
+
+def _record_run(run_path: Path, notebook: str, entry: dict[str, Any]) -> None:
+    """Add one notebook's wall time, peak memory and parameters to the run's ``metrics/runner.json``."""
+    run = RunDir(run_path)
+    target = run.path / "metrics" / "runner.json"
+    recorded = json.loads(target.read_text()) if target.is_file() else {}
+    run.write_metrics("runner", recorded | {notebook: entry})
 
 
 def record_timings(profile: str, timings: dict[str, float]) -> None:
