@@ -76,6 +76,21 @@ def collect(runs: list[str | Path]) -> tuple[list[dict[str, Any]], list[dict[str
     return models, runner
 
 
+def compression_points(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Notebook 05's rows as points of the compression curve: one line per family and objective (and run,
+    when several runs are reported); each teacher once."""
+    generators = [row for row in models if row["notebook"] == "05"]
+    several = len({row["run"] for row in generators}) > 1
+    points = {}
+    for row in generators:
+        teacher = row["objective"] == "teacher"
+        label = row["objective"] if not several or teacher else f"{row['objective']} [{row['run']}]"
+        points.setdefault((row["family"], label, row["width"]),
+                          {"family": row["family"], "objective": label, "width": row["width"],
+                           "parameters": row["parameters"], "frechet_distance": row["Fréchet distance"]})
+    return list(points.values())
+
+
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row))
 
@@ -105,16 +120,9 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     if runner:
         sections.append("## Wall time and peak memory per notebook\n\n" + markdown_table(runner))
     written["markdown"].write_text("\n\n".join(sections) + "\n")
-    generators = [row for row in models if row["notebook"] == "05"]
-    if generators:
-        several = len({row["run"] for row in generators}) > 1
-        curve = {}
-        for row in generators:  # one line per objective (and run, for a sweep); a teacher once per run setting
-            label = row["objective"] if not several or row["objective"] == "teacher" else f"{row['objective']} [{row['run']}]"
-            curve.setdefault((row["model"] if row["objective"] == "teacher" else label, row["width"]),
-                             {"family": row["family"], "objective": label, "width": row["width"],
-                              "parameters": row["parameters"], "frechet_distance": row["Fréchet distance"]})
-        figure = quality_against(list(curve.values()), "parameters", "parameters used for sampling (log scale)")
+    curve = compression_points(models)
+    if curve:
+        figure = quality_against(curve, "parameters", "parameters used for sampling (log scale)")
         written["plot"] = out / "quality_vs_size.png"
         figure.savefig(written["plot"], dpi=120, bbox_inches="tight")
         plt.close(figure)

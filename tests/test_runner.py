@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 import kdlib.notebooks as notebooks
 from kdlib.__main__ import main
 from kdlib.notebooks import run_chain, select
-from kdlib.report import collect, write_report
+from kdlib.report import collect, compression_points, write_report
 from kdlib.sweep import MARKER, grid_points, point_name, read_spec, run_sweep
 
 
@@ -111,6 +111,18 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "| temperature=4 | 4 | 05 | GAN 1/8 output |" in markdown and "peak memory (MiB)" in markdown
     assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
+
+
+def test_compression_points_keep_each_family_and_objective_apart():
+    rows = [{"notebook": "05", "run": "r", "family": family, "objective": objective, "width": width,
+             "parameters": 10, "Fréchet distance": 1.0}
+            for family in ("gan", "vae") for objective, width in (("teacher", 1.0), ("scratch", 0.125), ("scratch", 0.25))]
+    points = compression_points(rows + [{"notebook": "01", "run": "r", "model": "teacher"}])
+    assert [(p["family"], p["objective"], p["width"]) for p in points] == [
+        (r["family"], r["objective"], r["width"]) for r in rows]
+    other_run = [row | {"run": "s"} for row in rows]
+    labels = {p["objective"] for p in compression_points(rows + other_run)}
+    assert labels == {"teacher", "scratch [r]", "scratch [s]"}
 
 
 def test_grid_points_names_and_bad_specs(tmp_path):
