@@ -75,6 +75,10 @@ def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, la
     its training history and the record ``load_student`` needs.
     """
     latent_dim = teacher.latent_dim
+    settings = {**asdict(student), **hyper, "latent_dim": latent_dim}
+    # Each student's random draws (initial weights, latents) depend on its own settings only, not on which
+    # students this process trained or loaded before it: a resumed notebook gives the same students.
+    torch.manual_seed(int(settings_digest(settings), 16) % 2**31)
     model = student.build(latent_dim).to(device)
     gan = student.family == "gan"
     real = Batches(images, labels, hyper["batch_size"], seed=hyper["seed"], drop_last=True, device=device,
@@ -108,7 +112,6 @@ def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, la
                                     hyper["feature_weight"], hyper["adversarial_weight"])
             if student.objective != "output+adversarial":
                 batches = LatentBatches(latent_dim, hyper["batch_size"], len(real), hyper["seed"], device)
-    settings = {**asdict(student), **hyper, "latent_dim": latent_dim}
     slug = student.objective.replace("+", "_")
     checkpoint = run.file("checkpoints", f"04_{student.family}_{slug}_{settings_digest(settings)}.pt")
     fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(hyper["seed"] + 1)).to(device)

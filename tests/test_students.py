@@ -79,6 +79,16 @@ def test_every_student_takes_the_same_steps_and_loads_from_its_record_alone(tmp_
         load_student(run, records[1])
 
 
+def test_a_student_does_not_depend_on_the_students_trained_before_it(tmp_path):
+    images, labels = tiny_data()
+    teacher = Generator(8, 0.5).eval()
+    alone, _, _ = train_student(Student("gan", "output", 0.25), teacher, images, labels, HYPER, RunDir(tmp_path / "a"))
+    torch.randn(1000)  # whatever ran before: other draws, another student
+    train_student(Student("gan", "scratch", 0.25), teacher, images, labels, HYPER, RunDir(tmp_path / "b"))
+    after, _, _ = train_student(Student("gan", "output", 0.25), teacher, images, labels, HYPER, RunDir(tmp_path / "b"))
+    assert all(torch.equal(a, b) for a, b in zip(alone.state_dict().values(), after.state_dict().values()))
+
+
 def test_fidelity_by_hand():
     class Constant(torch.nn.Module):
         def __init__(self, value: float) -> None:
