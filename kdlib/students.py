@@ -134,18 +134,26 @@ def load_student(run: RunDir, record: dict[str, Any], device: torch.device | str
 
 
 @torch.no_grad()
-def fidelity(model: nn.Module, teacher: nn.Module, samples: int, seed: int = 0, device: torch.device | str = "cpu",
-             batch: int = 1000) -> float:
-    """Mean absolute pixel difference between ``model``'s and ``teacher``'s images for the same latents.
+def generated(model: nn.Module, samples: int, seed: int = 0, device: torch.device | str = "cpu",
+              batch: int = 1000) -> torch.Tensor:
+    """``model``'s images (in [-1, 1]) for the first ``samples`` latents of ``sampler(..., seed)``."""
+    generate = sampler(model, model.latent_dim, device, seed)
+    return torch.cat([generate(min(batch, samples - start)) for start in range(0, samples, batch)])
 
-    Both are generators (images in [-1, 1]); the difference is halved, so it reads on
-    a 0..1 pixel scale: 0 is a perfect copy of the teacher.
+
+@torch.no_grad()
+def fidelity(model: nn.Module, teacher_images: torch.Tensor, seed: int = 0, device: torch.device | str = "cpu",
+             batch: int = 1000) -> float:
+    """Mean absolute pixel difference between ``model``'s images and the teacher's for the same latents.
+
+    ``teacher_images`` come from ``generated(teacher, n, seed)``, computed once for all
+    students; the difference is halved, so it reads on a 0..1 pixel scale: 0 is a
+    perfect copy of the teacher.
     """
-    student_images = sampler(model, model.latent_dim, device, seed)
-    teacher_images = sampler(teacher, teacher.latent_dim, device, seed)
-    total = sum((student_images(n) - teacher_images(n)).abs().sum().item()
-                for n in (min(batch, samples - start) for start in range(0, samples, batch)))
-    return total / (2 * samples * 28 * 28)
+    generate, samples = sampler(model, model.latent_dim, device, seed), len(teacher_images)
+    total = sum((generate(min(batch, samples - start)) - teacher_images[start:start + batch]).abs().sum().item()
+                for start in range(0, samples, batch))
+    return total / (2 * teacher_images[0].numel() * samples)
 
 
 def evaluation_table(run: RunDir, measure: Ruler, samples: int, seed: int = 0,
@@ -160,6 +168,7 @@ def evaluation_table(run: RunDir, measure: Ruler, samples: int, seed: int = 0,
     rows = []
     for family, (notebook, _) in TEACHERS.items():
         teacher = as_generator(load_teacher(run, family, device)).eval()
+        teacher_images = generated(teacher, samples, seed, device)  # once per family: every fidelity's reference
         models = [({"family": family, "objective": "teacher", "width": 1.0, "name": f"{family.upper()} teacher",
                     "training_seconds": run.read_metrics(notebook)["training_seconds"]}, teacher)]
         models += [(record, as_generator(load_student(run, record, device))) for record in records
@@ -169,7 +178,7 @@ def evaluation_table(run: RunDir, measure: Ruler, samples: int, seed: int = 0,
             metrics = evaluate_generator(generate, model, torch.zeros(1, model.latent_dim, device=device),
                                          measure.net, measure.real, samples=samples)
             rows.append({key: record[key] for key in ("name", "family", "objective", "width", "training_seconds")}
-                        | metrics | {"fidelity": fidelity(model, teacher, samples, seed, device)})
+                        | metrics | {"fidelity": 0.0 if model is teacher else fidelity(model, teacher_images, seed, device)})
     return rows
 
 

@@ -13,7 +13,7 @@ from kdlib.evaluate import Ruler, reference
 from kdlib.features import FeatureNet
 from kdlib.models import VAE, Generator
 from kdlib.runs import RunDir, save_checkpoint
-from kdlib.students import OBJECTIVES, Student, evaluation_table, fidelity, load_student, train_student
+from kdlib.students import OBJECTIVES, Student, evaluation_table, fidelity, generated, load_student, train_student
 
 HYPER = {"epochs": 1, "batch_size": 16, "seed": 0, "learning_rate": 2e-4, "distill_learning_rate": 1e-2,
          "adversarial_weight": 0.01, "feature_weight": 1.0, "teacher": "tiny.pt"}
@@ -98,9 +98,9 @@ def test_fidelity_by_hand():
         def forward(self, z: torch.Tensor) -> torch.Tensor:
             return torch.full((len(z), 1, 28, 28), self.value)
 
-    assert fidelity(Constant(0.5), Constant(-0.5), samples=10, batch=4) == pytest.approx(0.5)
+    assert fidelity(Constant(0.5), generated(Constant(-0.5), samples=10), batch=4) == pytest.approx(0.5)
     teacher = Generator(8, 0.25)
-    assert fidelity(teacher, teacher, samples=50) == 0.0
+    assert fidelity(teacher, generated(teacher, samples=50), batch=16) == 0.0
 
 
 RULER = """
