@@ -17,7 +17,7 @@ import torch
 from kdlib.config import resolve_device
 from kdlib.evaluate import ruler
 from kdlib.runs import RunDir, project_root
-from kdlib.students import evaluation_table, target_checks
+from kdlib.students import evaluation_table, target_checks, target_rows
 from kdlib.tables import markdown_table
 
 
@@ -41,9 +41,7 @@ def main() -> None:
                            "Fréchet distance": r["frechet_distance"], "precision": r["precision"],
                            "recall": r["recall"], "fidelity": r["fidelity"]} for r in rows]))
     print()
-    print(markdown_table([{"student": c["student"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
-                           "FD / teacher's": f"{c['versus_teacher']:.2f}x", "FD / scratch's": f"{c['versus_scratch']:.2f}x",
-                           "images/s / teacher's": f"{c['speedup']:.1f}x", "met": c["met"]} for c in target_checks(rows)]))
+    print(markdown_table(target_rows(target_checks(rows))))
     recorded = run.path / "metrics" / "05_evaluation.json"
     if recorded.is_file():
         before = {r["name"]: r for r in run.read_metrics("05_evaluation")["rows"]}

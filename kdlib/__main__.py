@@ -10,8 +10,8 @@ from pathlib import Path
 from kdlib import data
 from kdlib.config import PROFILES
 from kdlib.notebooks import prepare_for_nbval, run_chain
-from kdlib.report import write_report
-from kdlib.sweep import read_spec, run_sweep, sweep_points
+from kdlib.report import expand, update_readme, write_report
+from kdlib.sweep import read_spec, run_sweep
 
 
 def _value(text: str) -> object:
@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                        "(e.g. the teachers for a sweep of notebook 04)")
 
     report = commands.add_parser("report", help="collect the metrics of run folders into CSV, Markdown and plots")
-    report.add_argument("runs", nargs="+", type=Path, help="run folders (a sweep's folder: all its points)")
+    report.add_argument("runs", nargs="*", type=Path, help="run folders (a sweep's folder: all its points)")
     report.add_argument("--out", type=Path, default=Path("report"), help="where to write (default: report/)")
+    report.add_argument("--readme", type=Path, help="instead: regenerate every '<!-- kdlib report RUN... --out "
+                        "FOLDER -->' block of this Markdown file from the runs it names")
 
     prep = commands.add_parser("prepare", help="inject parameters into copies of the notebooks for nbval")
     prep.add_argument("--profile", choices=PROFILES, default="smoke")
@@ -82,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                       spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
                       args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"))
         elif args.command == "report":
-            runs = [point for run in args.runs for point in (sweep_points(run) or [run])]
-            for kind, path in write_report(runs, args.out).items():
-                print(f"{kind}: {path}")
+            if bool(args.runs) == bool(args.readme):
+                raise ValueError("give run folders or --readme FILE (one of them)")
+            if args.readme:
+                for block in update_readme(args.readme):
+                    print(f"{args.readme}: regenerated the report of {block}")
+            else:
+                for kind, path in write_report(expand(args.runs), args.out).items():
+                    print(f"{kind}: {path}")
         else:
             for path in prepare_for_nbval(args.profile, args.out):
                 print(path)

@@ -24,7 +24,7 @@ PROFILES = ("smoke", "quick", "full")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
     "quick": "the whole course in about 25 minutes on 2 CPU cores; results a reader can see",
-    "full": "best results: about 70 minutes for notebooks 00-03 on 2 CPU cores; 04-05 not timed yet",
+    "full": "best results: about 2.5 hours on 2 CPU cores (notebook 04 alone 74 minutes); not timed on a GPU",
 }
 
 

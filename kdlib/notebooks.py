@@ -143,7 +143,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
                                f"is kept at {output}") from None
         timings[path.stem] = round(time.perf_counter() - began, 1)
         _record_run(run_path, path.stem, {"seconds": timings[path.stem], "peak_memory_mib": round(memory.peak_mib, 1),
-                                          "parameters": parameters, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                          "parameters": parameters, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                          "machine": machine(parameters.get("device"))})
         print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s, kernel peak memory "
               f"{memory.peak_mib:,.0f} MiB", flush=True)
         if update_committed:
@@ -162,14 +163,26 @@ def _record_run(run_path: Path, notebook: str, entry: dict[str, Any]) -> None:
     run.write_metrics("runner", recorded | {notebook: entry})
 
 
+def machine(device: str | None = None) -> dict[str, Any]:
+    """What a measurement ran on: CPU model and count, the device a notebook resolves, torch's version.
+
+    (The threads a notebook used are in its own metrics' ``config``.)"""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    chosen = resolve_device(device)
+    name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "cpu"
+    return {"cpu": cpu, "cpus": os.cpu_count(), "device": name, "torch": torch.__version__}
+
+
 def record_timings(profile: str, timings: dict[str, float]) -> None:
     """Merge measured times into ``notebooks/timings.json``, with the machine they came from."""
     target = notebooks_dir() / "timings.json"
     table = json.loads(target.read_text()) if target.is_file() else {}
     seconds = {**table.get(profile, {}).get("seconds", {}), **timings}
-    table[profile] = {"seconds": seconds, "machine": {
-        "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-        "processor": platform.machine(), "torch": torch.__version__}}
+    table[profile] = {"seconds": seconds, "machine": machine()}
     target.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 
 

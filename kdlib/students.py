@@ -210,3 +210,11 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                            for key, limit in target.items())
         checks.append(check)
     return checks
+
+
+def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """``target_checks``' results as table rows: the ratios rounded, "yes"/"no" for the target."""
+    return [{"student": c["student"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
+             "FD / teacher's": f"{c['versus_teacher']:.2f}x", "FD / scratch's": f"{c['versus_scratch']:.2f}x",
+             "images/s / teacher's": f"{c['speedup']:.1f}x", "target met": "yes" if c["met"] else "no"}
+            for c in checks]

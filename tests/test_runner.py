@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import nbformat
 import pytest
+import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 import kdlib.notebooks as notebooks
 from kdlib.__main__ import main
 from kdlib.notebooks import run_chain, select
-from kdlib.report import collect, compression_points, write_report
+from kdlib.report import collect, compression_points, section, update_readme, write_report
 from kdlib.sweep import MARKER, grid_points, point_name, read_spec, run_sweep
 
 
@@ -27,6 +29,8 @@ def test_overrides_reach_the_notebook_and_time_and_memory_are_recorded(tmp_path)
     entry = json.loads((tmp_path / "metrics" / "runner.json").read_text())["01_soft_labels"]
     assert entry["seconds"] > 0 and entry["peak_memory_mib"] > 50  # a kernel with torch loaded
     assert entry["parameters"]["temperature"] == 4.0
+    assert entry["machine"]["cpus"] == os.cpu_count() and entry["machine"]["device"] == (
+        torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")
 
 
 def test_unknown_parameter_or_notebook_is_refused_before_anything_runs(tmp_path, capsys):
@@ -94,13 +98,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     assert "[kdlib sweep 2/2] temperature=4: running" in again
     # Notebook 05's rows in both points, as the evaluation would have written them.
     for fd, folder in ((300.0, "temperature=1"), (280.0, "temperature=4")):
-        rows = [{"name": name, "family": "gan", "objective": objective, "width": width, "parameters": parameters,
-                 "macs_per_image": 1, "images_per_second": 1.0, "latency_ms": 1.0, "frechet_distance": fd * width,
-                 "precision": 0.5, "recall": 0.5, "density": 1.0, "coverage": 0.5, "fidelity": 0.1,
-                 "training_seconds": 1.0}
-                for name, objective, width, parameters in (("GAN teacher", "teacher", 1.0, 100),
-                                                           ("GAN 1/8 output", "output", 0.125, 10))]
-        (tmp_path / "sweep" / folder / "metrics" / "05_evaluation.json").write_text(json.dumps({"rows": rows}))
+        (tmp_path / "sweep" / folder / "metrics" / "05_evaluation.json").write_text(json.dumps(evaluation(fd)))
     assert main(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
     with open(tmp_path / "report" / "report.csv") as handle:
         table = list(csv.DictReader(handle))
@@ -109,8 +107,71 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
                       ("temperature=4", "4.0", "GAN teacher", "280.0"), ("temperature=4", "4.0", "GAN 1/8 output", "35.0")]
     assert {r["run"] for r in table if r["model"] == "(runner)"} == {"temperature=1", "temperature=4"}
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert "| temperature=4 | 4 | 05 | GAN 1/8 output |" in markdown and "peak memory (MiB)" in markdown
+    assert "| temperature=4 | 4 | GAN 1/8 output | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
     assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
+
+
+def evaluation(fd: float) -> dict:
+    """Notebook 05's metrics for a teacher (Fréchet distance ``fd``) and one student (``fd / 8``)."""
+    rows = [{"name": name, "family": "gan", "objective": objective, "width": width, "parameters": parameters,
+             "macs_per_image": 1, "images_per_second": 1.0, "latency_ms": 1.0, "frechet_distance": fd * width,
+             "precision": 0.5, "recall": 0.5, "density": 1.0, "coverage": 0.5, "fidelity": 0.1,
+             "training_seconds": 1.0}
+            for name, objective, width, parameters in (("GAN teacher", "teacher", 1.0, 100),
+                                                       ("GAN 1/8 output", "output", 0.125, 10))]
+    return {"rows": rows}
+
+
+def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, capsys):
+    run = tmp_path / "runs" / "full"
+    (run / "metrics").mkdir(parents=True)
+    config = {"profile": "full", "dataset": "mnist", "device": "cpu", "threads": 2}
+    (run / "metrics" / "01_soft_labels.json").write_text(json.dumps({
+        "config": config, "errors": {"teacher": 108, "student (labels)": 149},
+        "parameters": {"teacher": 2000, "student (labels)": 1000},
+        "training_seconds": {"teacher": 6.5, "student (labels)": 2.5},
+        "sweep": [{"T": 1.0, "alpha": 0.5, "epochs": 8, "test errors": 153},
+                  {"T": 4.0, "alpha": 0.5, "epochs": 8, "test errors": 134}]}))
+    checks = [{"student": "GAN 1/8 output", "fewer_parameters": 10.0, "versus_teacher": 1.25, "versus_scratch": 0.5,
+               "speedup": 4.0, "met": False}]
+    (run / "metrics" / "05_evaluation.json").write_text(json.dumps(evaluation(300.0) | {"config": config,
+                                                                                        "checks": checks}))
+    machine = {"cpu": "Some CPU", "cpus": 2, "device": "cpu", "torch": "2.x"}
+    (run / "metrics" / "runner.json").write_text(json.dumps({"05_evaluation": {
+        "seconds": 12.5, "peak_memory_mib": 900.0, "parameters": {"profile": "full"}, "machine": machine}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\nProse before.\n\n<!-- kdlib report runs/full --out docs/full -->\n"
+                      "| stale | table |\n<!-- end of kdlib report -->\n\nProse after.\n")
+    assert main(["report", "--readme", str(readme)]) == 0
+    assert "regenerated the report of runs/full --out docs/full" in capsys.readouterr().out
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nProse before.\n\n") and text.endswith("<!-- end of kdlib report -->\n\nProse after.\n")
+    assert "stale" not in text
+    assert "#### Notebook 01: teacher and students" in text and "| teacher | 108 | 2,000 | 6.5 |" in text
+    assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
+    assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
+    assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 10 | 37.5 |" in text
+    assert "| GAN 1/8 output | 10.0x | 1.25x | 0.50x | 4.0x | no |" in text
+    assert "| 05_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
+    assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
+    assert (tmp_path / "docs" / "full" / "report.csv").is_file()
+    update_readme(readme)
+    assert readme.read_text() == text  # regenerating changes nothing
+    readme.write_text("<!-- kdlib report runs/full -->\n<!-- end of kdlib report -->\n")
+    with pytest.raises(ValueError, match=r"must read '<!-- kdlib report RUN\.\.\. --out FOLDER -->'"):
+        update_readme(readme)
+    readme.write_text("no block here\n")
+    with pytest.raises(ValueError, match="has no '<!-- kdlib report"):
+        update_readme(readme)
+    assert main(["report"]) == 1 and "give run folders or --readme FILE" in capsys.readouterr().err
+
+
+def test_a_section_says_shared_values_once():
+    rows = [{"run": "a", "model": "teacher", "errors": 3}, {"run": "a", "model": "student", "errors": 4}]
+    assert section("T", rows) == ("## T\n\nAll rows: run a.\n\n| model | errors |\n|---|---|\n"
+                                  "| teacher | 3 |\n| student | 4 |")
+    assert "All rows" not in section("T", rows[:1]) and "| a | teacher | 3 |" in section("T", rows[:1])
+    assert "| teacher |" in section("T", rows, hidden={"errors"}) and "errors" not in section("T", rows, hidden={"errors"})
 
 
 def test_compression_points_keep_each_family_and_objective_apart():
