@@ -16,6 +16,7 @@ import torch
 
 from kdlib.config import resolve_device
 from kdlib.evaluate import ruler
+from kdlib.report import MODEL_COLUMNS
 from kdlib.runs import RunDir, project_root
 from kdlib.students import evaluation_table, target_checks, target_rows
 from kdlib.tables import markdown_table
@@ -36,10 +37,8 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(f"{run.path}: {config['dataset']}, {config['eval_samples']:,} samples per model, {device}, "
           f"{torch.get_num_threads()} threads; measured in {seconds:.0f} s\n")
-    print(markdown_table([{"model": r["name"], "parameters": r["parameters"], "MACs/image": r["macs_per_image"],
-                           "images/s": round(r["images_per_second"]), "latency (ms)": r["latency_ms"],
-                           "Fréchet distance": r["frechet_distance"], "precision": r["precision"],
-                           "recall": r["recall"], "fidelity": r["fidelity"]} for r in rows]))
+    print(markdown_table([{"model": r["name"], **{label: r[key] for key, label in MODEL_COLUMNS.items()}}
+                          for r in rows]))
     print()
     print(markdown_table(target_rows(target_checks(rows))))
     recorded = run.path / "metrics" / "05_evaluation.json"

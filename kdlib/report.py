@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def section(title: str, rows: list[dict[str, Any]], hidden: set[str] = frozenset()) -> str:
+def section(title: str, rows: list[dict[str, Any]], hidden: Collection[str] = ()) -> str:
     """A Markdown section without the ``hidden`` columns; columns with one value in every row are said once
     above the table."""
     columns = [c for c in _columns(rows) if c not in hidden]
