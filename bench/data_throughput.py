@@ -57,8 +57,8 @@ def main() -> None:
             ours = epoch_rate(kdlib.Batches(train.images, train.labels, BATCH, jitter=jitter))
             rows.append((label, ours, baseline))
     print(f"one epoch of {len(train)} {NAME} images, batch {BATCH}, {torch.get_num_threads()} threads")
-    print(f"| pipeline | kdlib.Batches (img/s) | torchvision DataLoader (img/s) | speed-up |")
-    print(f"|---|---:|---:|---:|")
+    print("| pipeline | kdlib.Batches (img/s) | torchvision DataLoader (img/s) | speed-up |")
+    print("|---|---:|---:|---:|")
     for label, ours, baseline in rows:
         print(f"| {label} | {ours:,.0f} | {baseline:,.0f} | {ours / baseline:.1f}x |")
 

@@ -1,8 +1,9 @@
-"""Notebook 05's table rebuilt from a run folder's checkpoints alone, in a fresh process, with the course's targets.
+"""Notebook 05's table rebuilt from a run folder's records and checkpoints alone, in a fresh process, with the targets.
 
 Nothing is trained: the teachers (notebooks 02, 03) and students (notebook 04)
-are loaded from the run folder, measured on the run's ruler (cached feature
-network), and compared with the rows notebook 05 recorded, when it ran.
+are loaded through their records, measured on the ruler the teachers were
+measured with (the cached feature network), and compared with the rows of the
+run's evaluation record, when notebook 05 ran.
 
 Run: ``python bench/students.py [--run-dir runs/quick]``
 """
@@ -14,12 +15,11 @@ import time
 
 import torch
 
-from kdlib.config import resolve_device
-from kdlib.evaluate import ruler
-from kdlib.report import MODEL_COLUMNS
-from kdlib.runs import RunDir, project_root
-from kdlib.students import evaluation_table, target_checks, target_rows
-from kdlib.tables import markdown_table
+from kdlib import LABELS, markdown_table, ruler
+from kdlib.course import Evaluation, RunDir, Teacher, evaluation_rows, target_checks, target_rows
+from kdlib.course.config import resolve_device
+from kdlib.course.report import MODEL_COLUMNS
+from kdlib.store import project_root
 
 
 def main() -> None:
@@ -28,24 +28,22 @@ def main() -> None:
                         help="a run folder where notebooks 02-04 ran (default: runs/quick)")
     args = parser.parse_args()
     run = RunDir(args.run_dir)
-    config = run.read_metrics("02_gan_teacher")["config"]  # the ruler's settings, as the teachers were measured
+    config = Teacher.load(run, family="gan").config  # the ruler's settings, as the teachers were measured
     device = resolve_device(None)
     start = time.perf_counter()
-    measure = ruler(config["dataset"], run, config["feature_epochs"], device, config["seed"],
+    measure = ruler(config["dataset"], run.checkpoints, config["feature_epochs"], device, config["seed"],
                     config["eval_samples"], config["train_size"])
-    rows = evaluation_table(run, measure, config["eval_samples"], config["seed"], device)
-    seconds = time.perf_counter() - start
+    widths = (Evaluation.load(run).config if (run.path / "records" / Evaluation.FILE).is_file() else {}).get(
+        "student_widths", [0.125])
+    rows = evaluation_rows(run, measure, config["dataset"], widths, config["eval_samples"], config["seed"], device)
     print(f"{run.path}: {config['dataset']}, {config['eval_samples']:,} samples per model, {device}, "
-          f"{torch.get_num_threads()} threads; measured in {seconds:.0f} s\n")
-    print(markdown_table([{"model": r["name"], **{label: r[key] for key, label in MODEL_COLUMNS.items()}}
-                          for r in rows]))
+          f"{torch.get_num_threads()} threads; measured in {time.perf_counter() - start:.0f} s\n")
+    print(markdown_table([{"model": r.name, **{LABELS[key]: getattr(r, key) for key in MODEL_COLUMNS}} for r in rows]))
     print()
     print(markdown_table(target_rows(target_checks(rows))))
-    recorded = run.path / "metrics" / "05_evaluation.json"
-    if recorded.is_file():
-        before = {r["name"]: r for r in run.read_metrics("05_evaluation")["rows"]}
-        differences = [abs(r["frechet_distance"] - before[r["name"]]["frechet_distance"]) / before[r["name"]]["frechet_distance"]
-                       for r in rows if r["name"] in before]
+    if (run.path / "records" / Evaluation.FILE).is_file():
+        before = {r.name: r.frechet_distance for r in Evaluation.load(run).rows}
+        differences = [abs(r.frechet_distance - before[r.name]) / before[r.name] for r in rows if r.name in before]
         print(f"\nagainst notebook 05's rows: {len(differences)} of {len(rows)} models found, largest relative "
               f"difference in Fréchet distance {max(differences, default=float('nan')):.2e}")
 

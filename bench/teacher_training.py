@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 import kdlib
+from kdlib.course.config import SETTINGS
 from kdlib.models import VAE, Discriminator, Generator
 from kdlib.train import gan_step, vae_step
 
@@ -52,7 +53,7 @@ def teachers() -> dict[str, tuple[Callable, int, tuple[float, float]]]:
     g_opt = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     vae = VAE(16, 1.0)
-    settings = kdlib.SETTINGS
+    settings = SETTINGS
     return {"GAN teacher (02)": (gan_step(generator, discriminator, g_opt, d_opt),
                                  settings["gan_batch_size"].quick, (-1.0, 1.0)),
             "VAE teacher (03)": (vae_step(vae, torch.optim.Adam(vae.parameters(), lr=1e-3)),

@@ -1,14 +1,33 @@
-"""kdlib: the small library behind the kd-imagegen course (one concept per module)."""
+"""kdlib: the science of the kd-imagegen course (data, models, losses, distillation, training, metrics, evaluation),
+one idea per module, all on this face. The course machinery is the wing ``kdlib.course``, which this core never imports.
+"""
 
-from kdlib.batches import Batches
-from kdlib.config import PROFILES, SETTINGS, Config, configure, seed_everything
+from kdlib.batches import Batches, scale
+from kdlib.cost import macs_per_image, parameter_count, speed
 from kdlib.data import DATASETS, DataError, DataNotFoundError, load
-from kdlib.plots import image_grid
+from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, LatentBatches, Objective,
+                           OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
+                           decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
+from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
+                            ruler, sampler, summary_row)
+from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
+                          kl_divergence, soften, vae_losses)
+from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
+from kdlib.plots import class_shares, image_grid, loss_curves, quality_against, snapshots
 from kdlib.progress import progress
-from kdlib.runs import CheckpointError, RunDir, load_checkpoint, load_weights, save_checkpoint
+from kdlib.store import CheckpointError, load_checkpoint, load_module, save_checkpoint, settings_digest
+from kdlib.tables import markdown_table
+from kdlib.train import (DivergedError, Trained, Training, classifier_training, fit, gan_step, predict_logits,
+                         render, seed_everything, update, vae_step)
 
-__all__ = [
-    "Batches", "PROFILES", "SETTINGS", "Config", "configure", "seed_everything",
-    "DATASETS", "DataError", "DataNotFoundError", "load", "image_grid", "progress",
-    "CheckpointError", "RunDir", "load_checkpoint", "load_weights", "save_checkpoint",
-]
+__all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "class_shares", "classifier_training",
+    "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder", "decoder_loss",
+    "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy", "evaluate_generator",
+    "feature_loss", "fidelity", "fit", "gan_step", "GANScratch", "gaussian_kl", "generated", "Generator",
+    "generator_loss", "hidden_maps", "image_grid", "kl_divergence", "LABELS", "LatentBatches", "load",
+    "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table", "Measurement", "MLP",
+    "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial", "OutputDistillation", "OutputFeatures",
+    "parameter_count", "predict_logits", "progress", "Quality", "quality_against", "render", "Ruler", "ruler",
+    "sampler", "save_checkpoint", "scale", "seed_everything", "settings_digest", "snapshots", "soften", "speed",
+    "Student", "STUDENT_MODULE", "summary_row", "train_student", "Trained", "Training", "update", "VAE",
+    "vae_losses", "vae_step", "VAEDistillation", "VAEScratch"]

@@ -1,8 +1,6 @@
-"""Mini-batches straight from in-memory uint8 tensors: no per-image PIL work.
-
-Seeded shuffling (epoch ``e`` of seed ``s`` is always the same order), scaling
-to the range the models use, and optional random shifts of up to ``jitter``
-pixels, all done on whole batches with tensor indexing.
+"""Mini-batches straight from in-memory uint8 tensors: no per-image PIL work. Seeded shuffling (epoch ``e`` of
+seed ``s`` is always the same order), scaling to the models' range and random shifts of up to ``jitter``
+pixels, all on whole batches with tensor indexing.
 """
 
 from __future__ import annotations
@@ -51,6 +49,10 @@ class Batches:
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.value_range = value_range
         self._next_epoch = 0
+        if len(self) == 0:
+            raise ValueError(f"{len(images)} images make no batch of {batch_size}"
+                             f"{' (drop_last drops the partial batch)' if drop_last else ''}: lower the "
+                             f"batch size or use more training images (train_size)")
 
     def __len__(self) -> int:
         n = len(self.labels)

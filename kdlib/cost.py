@@ -30,10 +30,8 @@ def macs_per_image(model: nn.Module, example_input: torch.Tensor) -> int:
 @torch.no_grad()
 def speed(run: Callable[[int], torch.Tensor], device: torch.device | str = "cpu", batch: int = 256,
           repeats: int = 5, warmup: int = 2) -> dict[str, float]:
-    """Images per second at ``batch`` and latency (ms) at batch 1: medians after a warm-up.
-
-    ``run(n)`` must produce ``n`` images (e.g. sample ``n`` latents and decode them).
-    """
+    """Images per second at ``batch`` and latency (ms) at batch 1, medians after a warm-up, of ``run(n)``, which
+    must produce ``n`` images (e.g. sample ``n`` latents and decode them)."""
     device = torch.device(device)
 
     def timed(n: int) -> float:

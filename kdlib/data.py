@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from kdlib.runs import project_root
+from kdlib.store import project_root
 
 
 class DataError(RuntimeError):

@@ -1,51 +1,35 @@
-"""Distilling generators: a small generator or VAE learns from a trained teacher.
+"""Distilling generators: one object per objective, each owning its loss, what it trains and its batches.
 
-GAN teacher -> student generator (Aguinaldo et al. 2019; Li et al. 2020):
-``output`` (the student maps z to the teacher's image; no real images),
-``output+adversarial`` (plus a discriminator trained on real images),
-``output+features`` (plus the teacher's hidden feature maps, through learned 1x1 adaptors).
-VAE teacher -> student VAE: the decoder on the same z, the encoder by the KL between posteriors.
-Every step returns its losses for ``kdlib.train.fit_epochs``.
+GAN students: ``OutputDistillation``, ``OutputAdversarial``, ``OutputFeatures`` and the
+baseline ``GANScratch``; VAE students: ``VAEDistillation`` and the baseline ``VAEScratch``.
+An objective's fields are its settings, their defaults defined here only; ``train_student``
+trains a ``Student`` (an objective at a width) with any of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdlib.batches import Batches
 from kdlib.losses import discriminator_loss, generator_loss
-from kdlib.models import VAE, Generator
-from kdlib.runs import RunDir, load_module
-from kdlib.train import Step
+from kdlib.models import VAE, Discriminator, Generator, as_generator, build
+from kdlib.store import settings_digest
+from kdlib.train import Trained, Training, fit, gan_step, render, update, vae_step
 
-GAN_OBJECTIVES = ("output", "output+adversarial", "output+features")
-TEACHERS = {"gan": ("02_gan_teacher", "generator"), "vae": ("03_vae_teacher", "vae")}  # notebook, module
-
-
-def load_teacher(run: RunDir, family: str, device: torch.device | str = "cpu") -> nn.Module:
-    """The trained teacher of ``family`` ("gan" or "vae"), found through its notebook's metrics in ``run``.
-
-    Notebooks 02 and 03 record the checkpoint's name and the model's settings;
-    a missing file names the notebook to run first.
-    """
-    if family not in TEACHERS:
-        raise ValueError(f"family {family!r} is not one of {list(TEACHERS)}")
-    notebook, module_name = TEACHERS[family]
-    metrics = run.read_metrics(notebook)
-    settings = metrics["settings"]
-    model = (Generator if family == "gan" else VAE)(settings["latent_dim"], settings["width"])
-    path = run.require(("checkpoints", metrics["checkpoint"]), notebook)
-    return load_module(model, path, module_name).to(device)
+STUDENT_MODULE = {"gan": "generator", "vae": "vae"}  # the name a checkpoint stores a student under
 
 
 class LatentBatches:
-    """Batches of latents z ~ N(0, I), ``steps`` per epoch, the same for a given (seed, epoch).
-
-    What data-free distillation trains on: the teacher's images for these z are the targets.
-    """
+    """Batches of latents z ~ N(0, I), ``steps`` per epoch, the same for a given (seed, epoch): what
+    data-free distillation trains on (the teacher's images for these z are the targets)."""
 
     def __init__(self, latent_dim: int, batch_size: int, steps: int, seed: int = 0,
                  device: torch.device | str = "cpu") -> None:
@@ -79,7 +63,7 @@ class Adaptors(nn.Module):
 
     def __init__(self, student: Generator, teacher: Generator) -> None:
         super().__init__()
-        z = torch.zeros(1, student.latent_dim)
+        z = torch.zeros(1, student.latent_dim, device=next(student.parameters()).device)
         with torch.no_grad():
             shapes = [(s.shape[1], t.shape[1]) for s, t in zip(hidden_maps(student.eval(), z)[1],
                                                                 hidden_maps(teacher.eval(), z)[1])]
@@ -104,51 +88,6 @@ def feature_loss(adapted: list[torch.Tensor], teacher_maps: list[torch.Tensor]) 
     return torch.stack([F.mse_loss(a, t.detach()) for a, t in zip(adapted, teacher_maps)]).mean()
 
 
-def gan_distill_step(student: Generator, teacher: Generator, optimizer: torch.optim.Optimizer,
-                     objective: str = "output", adaptors: Adaptors | None = None,
-                     discriminator: nn.Module | None = None, d_optimizer: torch.optim.Optimizer | None = None,
-                     feature_weight: float = 1.0, adversarial_weight: float = 0.01) -> Step:
-    """One distillation step of a student generator; ``objective`` is one of ``GAN_OBJECTIVES``.
-
-    ``output`` and ``output+features`` take batches of latents (``LatentBatches``);
-    ``output+adversarial`` takes batches of real images, draws its own latents, and
-    first updates ``discriminator`` on real images against the student's fakes.
-    The teacher runs in evaluation mode, without gradients.
-    """
-    if objective not in GAN_OBJECTIVES:
-        raise ValueError(f"objective {objective!r} is not one of {list(GAN_OBJECTIVES)}")
-    if objective == "output+features" and adaptors is None:
-        raise ValueError("objective 'output+features' needs adaptors (kdlib.distill.Adaptors(student, teacher))")
-    if objective == "output+adversarial" and (discriminator is None or d_optimizer is None):
-        raise ValueError("objective 'output+adversarial' needs a discriminator and its optimiser")
-    teacher.eval()
-
-    def step(batch: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-        z = (torch.randn(len(batch), student.latent_dim, device=batch.device)
-             if objective == "output+adversarial" else batch)
-        with torch.no_grad():
-            teacher_images, teacher_maps = hidden_maps(teacher, z)
-        images, maps = hidden_maps(student, z)
-        losses = {"output": output_loss(images, teacher_images)}
-        if objective == "output+features":
-            losses["features"] = feature_weight * feature_loss(adaptors(maps), teacher_maps)
-        if objective == "output+adversarial":
-            d_loss = discriminator_loss(discriminator(batch), discriminator(images.detach()))
-            d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_optimizer.step()
-            losses["adversarial"] = adversarial_weight * generator_loss(discriminator(images))
-        loss = sum(losses.values())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        logged = {name: value.detach() for name, value in losses.items()}
-        if objective == "output+adversarial":
-            logged["discriminator"] = d_loss.detach()
-        return {"total": loss.detach(), **logged}
-    return step
-
-
 def gaussian_kl(mean_p: torch.Tensor, log_var_p: torch.Tensor, mean_q: torch.Tensor,
                 log_var_q: torch.Tensor) -> torch.Tensor:
     """KL(N(mean_p, var_p) || N(mean_q, var_q)) for diagonal Gaussians, summed over dimensions, mean over the batch."""
@@ -159,8 +98,8 @@ def gaussian_kl(mean_p: torch.Tensor, log_var_p: torch.Tensor, mean_q: torch.Ten
 def decoder_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """Per-pixel Bernoulli KL(teacher || student), summed over pixels, mean over the batch (nats per image).
 
-    The teacher's pixel probabilities are soft targets, as in notebook 01; the KL is
-    the cross-entropy minus the teacher's entropy, so it is 0 when the student matches.
+    The teacher's pixel probabilities are soft targets; the KL is the cross-entropy
+    minus the teacher's entropy, so it is 0 when the student matches.
     """
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student logits {list(student_logits.shape)} and teacher logits "
@@ -171,29 +110,233 @@ def decoder_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
     return (cross - entropy).flatten(1).sum(1).mean()
 
 
-def vae_distill_step(student: VAE, teacher: VAE, optimizer: torch.optim.Optimizer) -> Step:
-    """One step of VAE distillation on a batch of real images in [0, 1].
+def _adam(parameters: Any, learning_rate: float, gan: bool = False) -> torch.optim.Optimizer:
+    """Adam; with DCGAN's beta1 = 0.5 for the players of a GAN game."""
+    return torch.optim.Adam(parameters, lr=learning_rate, betas=(0.5, 0.999) if gan else (0.9, 0.999))
+
+
+def _logged(total: torch.Tensor, losses: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {"total": total, **{name: loss.detach() for name, loss in losses.items()}}
+
+
+OBJECTIVES: dict[str, dict[str, type[Objective]]] = {}  # family -> name -> class; every subclass joins
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How a student learns. A subclass sets ``family`` and ``name`` and builds the ``Training`` (what it trains,
+    the student under ``STUDENT_MODULE[family]``; optimisers; step; its batches) from the real batches."""
+
+    family: ClassVar[str]
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            OBJECTIVES.setdefault(cls.family, {})[cls.name] = cls
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class OutputDistillation(Objective):
+    """Regress the student's image onto the teacher's for the same latent (Aguinaldo et al. 2019).
+
+    Data-free: it trains on latents, as many batches per epoch as the real images
+    give. Adam, its learning rate cosine-annealed to 0 over the run.
+    """
+
+    family = "gan"
+    name = "output"
+    learning_rate: float = 1e-2
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        teacher.eval()
+
+        def step(z: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            with torch.no_grad():
+                target = teacher(z)
+            return {"output": update(optimizer, output_loss(student(z), target))}
+        return self._distilled({"generator": student}, {"generator": optimizer}, step, real, epochs)
+
+    def _distilled(self, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer], step: Any,
+                   real: Batches, epochs: int, on_latents: bool = True) -> Training:
+        """A distilled generator's ``Training``: its learning rate annealed over all steps, latent batches if data-free."""
+        batches = LatentBatches(modules["generator"].latent_dim, real.batch_size, len(real), real.seed, real.device) \
+            if on_latents else real
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizers["generator"], T_max=epochs * len(real))
+        return Training(modules, optimizers, step, batches, {"generator": schedule})
+
+
+@dataclass(frozen=True)
+class OutputAdversarial(OutputDistillation):
+    """Output distillation plus a GAN term (Aguinaldo et al.'s joint loss): a discriminator learns real
+    images against the student's, and the student's non-saturating loss against it joins, weighted."""
+
+    name = "output+adversarial"
+    adversarial_weight: float = 0.01
+    discriminator_learning_rate: float = 2e-4
+    discriminator_width: float = 1.0
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        discriminator = Discriminator(self.discriminator_width).to(real.device)
+        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        teacher.eval()
+
+        def step(real_images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            z = torch.randn(len(real_images), student.latent_dim, device=real_images.device)
+            with torch.no_grad():
+                target = teacher(z)
+            images = student(z)
+            d_loss = update(d_optimizer, discriminator_loss(discriminator(real_images), discriminator(images.detach())))
+            losses = {"output": output_loss(images, target),
+                      "adversarial": self.adversarial_weight * generator_loss(discriminator(images))}
+            return _logged(update(optimizer, sum(losses.values())), losses) | {"discriminator": d_loss}
+        return self._distilled({"generator": student, "discriminator": discriminator},
+                               {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
+
+
+@dataclass(frozen=True)
+class OutputFeatures(OutputDistillation):
+    """Output distillation plus the teacher's hidden feature maps (Li et al. 2020): learned 1x1 adaptors
+    map the student's maps to the teacher's channels, trained with the student."""
+
+    name = "output+features"
+    feature_weight: float = 1.0
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        adaptors = Adaptors(student, teacher).to(real.device)
+        optimizer = _adam([*student.parameters(), *adaptors.parameters()], self.learning_rate)
+        teacher.eval()
+
+        def step(z: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            with torch.no_grad():
+                target, teacher_maps = hidden_maps(teacher, z)
+            images, maps = hidden_maps(student, z)
+            losses = {"output": output_loss(images, target),
+                      "features": self.feature_weight * feature_loss(adaptors(maps), teacher_maps)}
+            return _logged(update(optimizer, sum(losses.values())), losses)
+        return self._distilled({"generator": student, "adaptors": adaptors}, {"generator": optimizer}, step, real,
+                               epochs)
+
+
+@dataclass(frozen=True)
+class GANScratch(Objective):
+    """The baseline: the student generator trained as a GAN on real images alone, without the teacher."""
+
+    family = "gan"
+    name = "scratch"
+    learning_rate: float = 2e-4
+    discriminator_width: float = 1.0
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        discriminator = Discriminator(self.discriminator_width).to(real.device)
+        modules = {"generator": student, "discriminator": discriminator}
+        optimizers = {key: _adam(module.parameters(), self.learning_rate, gan=True) for key, module in modules.items()}
+        return Training(modules, optimizers, gan_step(student, discriminator, *optimizers.values()), real)
+
+
+@dataclass(frozen=True)
+class VAEDistillation(Objective):
+    """Both halves of a VAE from the teacher, on real images in [0, 1].
 
     Decoder: the same latents through both decoders, half drawn from the prior and
     half from the teacher's posteriors of the batch's images, matched by ``decoder_loss``.
     Encoder: ``KL(q_teacher(z|x) || q_student(z|x))`` between the Gaussian posteriors.
     """
-    teacher.eval()
 
-    def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-        half = len(images) // 2
-        with torch.no_grad():
-            teacher_mean, teacher_log_var = teacher.encode(images)
-            posterior = teacher_mean[half:] + torch.randn_like(teacher_mean[half:]) * (0.5 * teacher_log_var[half:]).exp()
-            z = torch.cat([torch.randn(half, teacher.latent_dim, device=images.device), posterior])
-            teacher_logits = teacher.decode(z)
-        student_mean, student_log_var = student.encode(images)
-        losses = {"decoder": decoder_loss(student.decode(z), teacher_logits),
-                  "encoder": gaussian_kl(teacher_mean, teacher_log_var, student_mean, student_log_var)}
-        loss = losses["decoder"] + losses["encoder"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"total": loss.detach(), **{name: value.detach() for name, value in losses.items()}}
-    return step
+    family = "vae"
+    name = "distilled"
+    learning_rate: float = 1e-3
 
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        teacher.eval()
+
+        def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            half = len(images) // 2
+            with torch.no_grad():
+                teacher_mean, teacher_log_var = teacher.encode(images)
+                noise = torch.randn_like(teacher_mean[half:])
+                posterior = teacher_mean[half:] + noise * (0.5 * teacher_log_var[half:]).exp()
+                z = torch.cat([torch.randn(half, teacher.latent_dim, device=images.device), posterior])
+                teacher_logits = teacher.decode(z)
+            student_mean, student_log_var = student.encode(images)
+            losses = {"decoder": decoder_loss(student.decode(z), teacher_logits),
+                      "encoder": gaussian_kl(teacher_mean, teacher_log_var, student_mean, student_log_var)}
+            return _logged(update(optimizer, sum(losses.values())), losses)
+        return Training({"vae": student}, {"vae": optimizer}, step, real)
+
+
+@dataclass(frozen=True)
+class VAEScratch(Objective):
+    """The baseline: the student VAE trained on the negative ELBO, without the teacher."""
+
+    family = "vae"
+    name = "scratch"
+    learning_rate: float = 1e-3
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        return Training({"vae": student}, {"vae": optimizer}, vae_step(student, optimizer), real)
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student: an objective (which fixes the family) at a width in (0, 1) of the teacher's."""
+
+    objective: Objective
+    width: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.objective, Objective):
+            raise ValueError(f"objective must be one of {[c.__name__ for f in OBJECTIVES.values() for c in f.values()]}, "
+                             f"got {self.objective!r}")
+        if not 0 < self.width < 1:
+            raise ValueError(f"a student's width must be in (0, 1) (the teacher has width 1), got {self.width}")
+
+    @property
+    def family(self) -> str:
+        return self.objective.family
+
+    @property
+    def name(self) -> str:
+        """E.g. "GAN 1/8 output+adversarial"."""
+        return f"{self.family.upper()} {Fraction(self.width).limit_denominator(64)} {self.objective.name}"
+
+    def settings(self) -> dict[str, Any]:
+        """What defines the student: family, objective and its settings, width."""
+        return {"family": self.family, "objective": self.objective.name, "width": self.width,
+                **asdict(self.objective)}
+
+    def build(self, latent_dim: int) -> nn.Module:
+        """The untrained student: the teacher's architecture at ``width``."""
+        return build(self.family, latent_dim, self.width)
+
+
+def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,
+                  batch_size: int, seed: int, checkpoints: Path, identity: dict[str, Any] | None = None,
+                  device: torch.device | str = "cpu", fresh: bool = False) -> tuple[nn.Module, Trained]:
+    """Train ``student`` on uint8 ``images`` with ``kdlib.train.fit``; return the model (evaluation mode) and its run.
+
+    Every student of a family takes ``epochs * (len(images) // batch_size)`` steps, from initial weights that
+    depend on its family, width and ``seed`` alone (every objective starts from the same network, whatever
+    ran before). ``identity`` (e.g. the teacher's SHA-256) joins the settings that name the checkpoint.
+    """
+    family, latent_dim = student.family, teacher.latent_dim
+    settings = {**student.settings(), "epochs": epochs, "batch_size": batch_size, "seed": seed,
+                "latent_dim": latent_dim, **(identity or {})}
+    torch.manual_seed(int(settings_digest({"family": family, "width": student.width, "seed": seed}), 16) % 2**31)
+    model = student.build(latent_dim).to(device)
+    real = Batches(images, labels, batch_size, seed=seed, drop_last=True, device=device,
+                   value_range=(0.0, 1.0) if isinstance(model, VAE) else (-1.0, 1.0))
+    training = student.objective.training(model, teacher, real, epochs)
+    fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed + 1)).to(device)
+    generator = as_generator(model)
+    trained = fit(training, epochs, checkpoints, f"student_{family}_{student.objective.name.replace('+', '_')}",
+                  settings, snapshot=lambda: render(generator, fixed_z), snapshots_per_epoch=2, fresh=fresh,
+                  description=student.name)
+    return model.eval(), trained

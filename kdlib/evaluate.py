@@ -1,9 +1,10 @@
-"""One function that measures a generator end to end, so every table uses the same numbers."""
+"""Measuring generators end to end, so every table uses the same numbers: quality on a ruler, cost, fidelity."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,10 +14,45 @@ from kdlib.batches import scale
 from kdlib.cost import macs_per_image, parameter_count, speed
 from kdlib.data import load
 from kdlib.features import FeatureNet, feature_network
-from kdlib.runs import RunDir
 from kdlib.metrics import class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage
 
 K = 5  # neighbours for precision, recall, density and coverage, as in both papers
+
+LABELS = {  # every measurement's name in tables and reports, defined once
+    "parameters": "parameters", "macs_per_image": "MACs/image", "images_per_second": "images/s",
+    "latency_ms": "latency (ms)", "frechet_distance": "Fréchet distance", "precision": "precision",
+    "recall": "recall", "density": "density", "coverage": "coverage", "inception_score": "Inception Score",
+    "classes_covered": "classes covered", "fidelity": "fidelity", "training_seconds": "training (s)",
+}
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How generated images compare with the real test images, on the ruler's features."""
+
+    frechet_distance: float
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    class_shares: tuple[float, ...]  # share of images the ruler puts in each class
+    class_kl_to_data: float
+    classes_covered: int  # classes holding at least 1% of the images
+    inception_score: float
+
+
+@dataclass(frozen=True)
+class Measurement(Quality):
+    """A generator's quality on ``samples`` images, and its cost on this machine."""
+
+    samples: int
+    parameters: int
+    macs_per_image: int
+    images_per_second: float  # at batch ``batch``
+    latency_ms: float  # at batch 1
+    threads: int
+    device: str
+    batch: int
 
 
 @dataclass(frozen=True)
@@ -26,30 +62,44 @@ class Reference:
     features: torch.Tensor
     class_distribution: torch.Tensor
     radii: torch.Tensor  # k-NN radii of the features (k = K), computed once
+    image_shape: tuple[int, ...]
 
 
 def reference(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> Reference:
     """The reference for real images (uint8) and their labels."""
     features, _ = net.embed(scale(images).to(next(net.parameters()).device))
     counts = torch.bincount(labels, minlength=net.head[-1].out_features).double()
-    return Reference(features, counts / counts.sum(), knn_radii(features, K))
+    return Reference(features, counts / counts.sum(), knn_radii(features, K), tuple(images.shape[1:]))
 
 
-def image_quality(images: torch.Tensor, net: FeatureNet, real: Reference) -> dict[str, Any]:
+def check_images(images: torch.Tensor, shape: tuple[int, ...], count: int | None = None) -> torch.Tensor:
+    """``images`` if they are ``count`` finite images of ``shape`` in [-1, 1]; else a ValueError saying what is wrong."""
+    expected = [len(images) if count is None else count, *shape]
+    if list(images.shape) != expected:
+        raise ValueError(f"expected generated images of shape {expected}, got {list(images.shape)}: a generator "
+                         f"must return as many images as it is asked for, each {' x '.join(map(str, shape))}")
+    if not torch.isfinite(images).all():
+        raise ValueError("the generated images hold NaN or inf: the generator diverged")
+    low, high = float(images.min()), float(images.max())
+    if low < -1.001 or high > 1.001:
+        raise ValueError(f"generated images range from {low:g} to {high:g}, not [-1, 1]: scale them first "
+                         f"(uint8 pixels: kdlib.batches.scale; a VAE: kdlib.models.Decoder)")
+    return images
+
+
+def image_quality(images: torch.Tensor, net: FeatureNet, real: Reference) -> Quality:
     """Fréchet distance, precision/recall/density/coverage (k = K) and class statistics of images in [-1, 1]."""
-    features, probabilities = net.embed(images)
-    return {"frechet_distance": frechet_distance(features, real.features),
-            **precision_recall_density_coverage(real.features, features, K, real.radii),
-            **class_statistics(probabilities, real.class_distribution)}
+    features, probabilities = net.embed(check_images(images, real.image_shape))
+    statistics = class_statistics(probabilities, real.class_distribution)
+    return Quality(frechet_distance(features, real.features),
+                   **precision_recall_density_coverage(real.features, features, K, real.radii),
+                   **(statistics | {"class_shares": tuple(statistics["class_shares"])}))
 
 
 def sampler(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu",
             seed: int = 0) -> Callable[[int], torch.Tensor]:
-    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents from N(0, I).
-
-    The latents come from their own stream seeded by ``seed``, so every model of a
-    given latent size is measured on the same latents, whatever ran before.
-    """
+    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents from N(0, I), drawn from their own
+    stream seeded by ``seed``, so every model of a latent size meets the same latents, whatever ran before."""
     stream = torch.Generator(device=device).manual_seed(seed)
     model.eval()
 
@@ -58,42 +108,64 @@ def sampler(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu
     return generate
 
 
-def summary_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
+@torch.no_grad()
+def generated(generate: Callable[[int], torch.Tensor], samples: int, shape: tuple[int, ...] = (1, 28, 28),
+              batch: int = 1000) -> torch.Tensor:
+    """``samples`` images from ``generate(n)``, drawn ``batch`` at a time, each batch checked (``check_images``)."""
+    return torch.cat([check_images(generate(min(batch, samples - start)), shape, min(batch, samples - start))
+                      for start in range(0, samples, batch)])
+
+
+def summary_row(name: str, quality: Quality) -> dict[str, Any]:
     """One table row of the measurements that every chapter reports (cost columns when measured)."""
-    row: dict[str, Any] = {"images": name}
-    if "parameters" in metrics:
-        row |= {"parameters": metrics["parameters"], "MACs/image": metrics["macs_per_image"]}
-    shares = metrics["class_shares"]
-    return row | {"Fréchet distance": metrics["frechet_distance"], "precision": metrics["precision"],
-                  "recall": metrics["recall"], "density": metrics["density"], "coverage": metrics["coverage"],
-                  "Inception Score": metrics["inception_score"], "classes covered": metrics["classes_covered"],
-                  "class shares": f"{min(shares):.1%} to {max(shares):.1%}"}
+    shown = ["parameters", "macs_per_image"] if isinstance(quality, Measurement) else []
+    shown += ["frechet_distance", "precision", "recall", "density", "coverage", "inception_score", "classes_covered"]
+    values = asdict(quality)
+    shares = quality.class_shares
+    return {"images": name, **{LABELS[key]: values[key] for key in shown},
+            "class shares": f"{min(shares):.1%} to {max(shares):.1%}"}
 
 
 @torch.no_grad()
 def evaluate_generator(generate: Callable[[int], torch.Tensor], model: nn.Module, example_input: torch.Tensor,
-                       net: FeatureNet, real: Reference, samples: int = 10_000, batch: int = 1000) -> dict[str, Any]:
-    """Quality of ``samples`` images from ``generate(n)`` plus the cost of ``model``.
+                       net: FeatureNet, real: Reference, samples: int = 10_000, batch: int = 1000) -> Measurement:
+    """Quality of ``samples`` images from ``generate(n)`` (``n`` images in [-1, 1], checked by ``check_images``)
+    plus the cost of ``model``; ``example_input`` is one input of ``model`` (batch of 1), for counting MACs."""
+    quality = image_quality(generated(generate, samples, real.image_shape, batch), net, real)
+    cost = speed(generate, device=example_input.device)
+    return Measurement(**asdict(quality), samples=samples, parameters=parameter_count(model),
+                       macs_per_image=macs_per_image(model, example_input), **cost)
 
-    ``generate(n)`` returns ``n`` images in [-1, 1] (draw latents and run ``model``);
-    ``example_input`` is one input of ``model`` (batch of 1), for counting MACs.
-    """
-    images = torch.cat([generate(min(batch, samples - start)) for start in range(0, samples, batch)])
-    return {**image_quality(images, net, real), "samples": samples, "parameters": parameter_count(model),
-            "macs_per_image": macs_per_image(model, example_input),
-            **speed(generate, device=example_input.device)}
+
+@torch.no_grad()
+def fidelity(images: torch.Tensor, teacher_images: torch.Tensor) -> float:
+    """Mean absolute pixel difference to the teacher's images for the same latents, halved so that it reads
+    on a 0..1 pixel scale: 0 is a perfect copy of the teacher."""
+    if images.shape != teacher_images.shape:
+        raise ValueError(f"images {list(images.shape)} and teacher images {list(teacher_images.shape)} differ in shape")
+    return float((images - teacher_images).abs().double().mean() / 2)
+
+
+def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: int = 0,
+            device: torch.device | str = "cpu") -> dict[str, tuple[Measurement, float]]:
+    """Every model (z -> image) measured on the same ``samples`` latents, with its fidelity to the first one's images."""
+    results: dict[str, tuple[Measurement, float]] = {}
+    first: torch.Tensor | None = None
+    for name, model in models.items():
+        measurement = evaluate_generator(sampler(model, model.latent_dim, device, seed), model,
+                                         torch.zeros(1, model.latent_dim, device=device), measure.net, measure.real,
+                                         samples)
+        images = generated(sampler(model, model.latent_dim, device, seed), samples, measure.real.image_shape)
+        first = images if first is None else first
+        results[name] = (measurement, fidelity(images, first))
+    return results
 
 
 def floor_and_ceiling(net: FeatureNet, dataset: str, seed: int = 0, samples: int = 10_000,
-                      real: Reference | None = None) -> dict[str, dict[str, Any]]:
-    """Reference points for reading a score against the test set, each from ``samples`` images.
-
-    ``real``: the test set's reference, when already computed (else computed here).
-
-    - ``real train``: real training images (the best a generator can hope for);
-    - ``mean image``: the training set's mean image repeated;
-    - ``uniform noise``: pixels drawn uniformly.
-    """
+                      real: Reference | None = None) -> dict[str, Quality]:
+    """Reference points for reading a score against the test set (``real``, computed here if not given), each
+    from ``samples`` images: ``real train``, real training images (the best a generator can hope for); ``mean
+    image``, the training set's mean image repeated; ``uniform noise``, pixels drawn uniformly."""
     train = load(dataset, "train")
     device = next(net.parameters()).device
     if real is None:
@@ -110,22 +182,25 @@ def floor_and_ceiling(net: FeatureNet, dataset: str, seed: int = 0, samples: int
 
 @dataclass(frozen=True)
 class Ruler:
-    """What every quality number of a run is measured with: the feature network, the
-    test set's reference features, and the reference points (``floor_and_ceiling``)."""
+    """What every quality number is measured with: the feature network (and its checkpoint), its test
+    accuracy, the test set's reference features, and the reference points (``floor_and_ceiling``)."""
 
     net: FeatureNet
-    accuracy: float  # of the feature network on the test set
+    accuracy: float
     real: Reference
-    floors: dict[str, dict[str, Any]]
+    floors: dict[str, Quality]
+    checkpoint: Path
 
     def floor_rows(self) -> list[dict[str, Any]]:
-        return [summary_row(name, metrics) for name, metrics in self.floors.items()]
+        return [summary_row(name, quality) for name, quality in self.floors.items()]
 
 
-def ruler(dataset: str, run: RunDir, feature_epochs: int, device: torch.device | str = "cpu", seed: int = 0,
+def ruler(dataset: str, checkpoints: Path, feature_epochs: int, device: torch.device | str = "cpu", seed: int = 0,
           samples: int = 10_000, train_size: int | None = None) -> Ruler:
-    """The run's ruler: its feature network (trained once per run folder, then loaded) and references."""
-    net, accuracy = feature_network(dataset, run, feature_epochs, device=device, seed=seed, train_size=train_size)
+    """The ruler: its feature network (trained once into ``checkpoints``, then loaded) and references."""
+    net, accuracy, checkpoint = feature_network(dataset, checkpoints, feature_epochs, device=device, seed=seed,
+                                                train_size=train_size)
     test = load(dataset, "test")
     real = reference(net, test.images, test.labels)  # embedded once, shared with the floor rows
-    return Ruler(net, accuracy, real, floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real))
+    floors = floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real)
+    return Ruler(net, accuracy, real, floors, checkpoint)

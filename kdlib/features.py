@@ -1,11 +1,11 @@
-"""The feature network: a small CNN trained on the data set, the ruler for every quality metric.
-
-Its penultimate layer (128 values) gives the features for the Fréchet distance,
-precision/recall and density/coverage; its logits give class predictions.
-It takes images in [-1, 1], the range the generators produce.
+"""The feature network: a small CNN trained on the data set, the ruler for every quality metric. Its penultimate
+layer (128 values) gives the features of the Fréchet distance, precision/recall and density/coverage; its logits
+the class predictions. It takes images in [-1, 1], the range the generators produce.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -13,8 +13,7 @@ from torch import nn
 
 from kdlib.batches import Batches, scale
 from kdlib.data import load
-from kdlib.runs import RunDir, load_or_train, settings_digest
-from kdlib.train import fit_classifier
+from kdlib.train import classifier_training, fit
 
 FEATURES = 128
 
@@ -46,9 +45,10 @@ class FeatureNet(nn.Module):
         return torch.cat(features), torch.cat(probabilities)
 
 
-def feature_network(dataset: str, run: RunDir, epochs: int, device: torch.device | str = "cpu",
-                    batch_size: int = 128, seed: int = 0, train_size: int | None = None) -> tuple[FeatureNet, float]:
-    """The data set's feature network and its test accuracy: loaded from the run folder, else trained.
+def feature_network(dataset: str, checkpoints: Path, epochs: int, device: torch.device | str = "cpu",
+                    batch_size: int = 128, seed: int = 0, train_size: int | None = None
+                    ) -> tuple[FeatureNet, float, Path]:
+    """The data set's feature network, its test accuracy and its checkpoint: loaded from ``checkpoints``, else trained.
 
     ``train_size`` limits training to the first images (the smoke profile's shortcut; None: all).
     """
@@ -60,9 +60,10 @@ def feature_network(dataset: str, run: RunDir, epochs: int, device: torch.device
     net = FeatureNet(len(train.classes)).to(device)
     labels = train.labels[:train_size].to(device)
     batches = Batches(train.images[:train_size], torch.arange(len(labels)), batch_size, seed=seed, device=device)
-    load_or_train(run.file("checkpoints", f"feature_net_{dataset}_{settings_digest(settings)}.pt"), net, settings,
-                  lambda: fit_classifier(net, batches, epochs, lambda logits, x, rows: F.cross_entropy(
-                      logits, labels[rows]), 2e-3, description=f"feature network ({dataset})"))
+    training = classifier_training(net, batches, epochs, 2e-3,
+                                   lambda logits, x, rows: F.cross_entropy(logits, labels[rows]))
+    trained = fit(training, epochs, checkpoints, f"feature_net_{dataset}", settings,
+                  description=f"feature network ({dataset})")
     _, probabilities = net.embed(scale(test.images).to(device))
     accuracy = float((probabilities.argmax(1).cpu() == test.labels).float().mean())
-    return net, accuracy
+    return net, accuracy, trained.checkpoint

@@ -14,6 +14,8 @@ one-hot target is fine and nothing ever takes ``log(0)``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -21,8 +23,8 @@ _TOLERANCE = 1e-4
 
 
 def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature T must be > 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature T must be a finite number > 0, got {temperature}")
 
 
 def _check_logits(logits: torch.Tensor, name: str) -> None:
@@ -87,7 +89,7 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     ``alpha`` is the weight of the soft (teacher) term: 1 learns from the teacher
     alone, 0 from the hard labels alone. The hard term uses the student at T = 1.
     ``T^2`` keeps the soft term's gradients the same size whatever T is, because
-    they scale as ``1 / T^2`` (see notebook 01).
+    they scale as ``1 / T^2``.
     """
     _check_temperature(temperature)
     if not 0.0 <= alpha <= 1.0:
@@ -140,7 +142,7 @@ def vae_losses(logits: torch.Tensor, images: torch.Tensor, mean: torch.Tensor,
 
     Reconstruction: ``-log p(x | z)`` under a Bernoulli likelihood per pixel with
     ``p = sigmoid(logits)``, for images in [0, 1] (grey values act as soft targets:
-    the pixel-wise cross-entropy of notebook 01). KL: ``KL(N(mean, exp(log_variance)) || N(0, I))``
+    a pixel-wise soft-label cross-entropy). KL: ``KL(N(mean, exp(log_variance)) || N(0, I))``
     in closed form, ``0.5 * sum(mean^2 + var - 1 - log var)``.
     """
     if logits.shape != images.shape:

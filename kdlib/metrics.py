@@ -14,11 +14,20 @@ import math
 import torch
 
 
+def check_features(features: torch.Tensor, name: str = "features") -> torch.Tensor:
+    """``features`` as they are, if samples x dimensions and finite; else a ValueError that says what is wrong."""
+    if features.dim() != 2:
+        raise ValueError(f"{name} must be samples x dimensions, got shape {list(features.shape)}")
+    bad = int((~torch.isfinite(features)).any(1).sum())
+    if bad:
+        raise ValueError(f"{name}: {bad} of {len(features)} rows hold NaN or inf (did the generator or the "
+                         f"feature network diverge?); the metrics need finite features")
+    return features
+
+
 def _moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and unbiased covariance, in float64."""
-    x = features.detach().to(torch.float64)
-    if x.dim() != 2:
-        raise ValueError(f"features must be samples x dimensions, got shape {list(x.shape)}")
+    x = check_features(features.detach()).to(torch.float64)
     n, d = x.shape
     if n <= d:
         raise ValueError(f"{n} samples for {d} feature dimensions: the covariance is singular. "
@@ -61,19 +70,15 @@ def _pairwise_chunks(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048):
         yield start, torch.cdist(a[start:start + chunk], b)
 
 
-def _knn_radii(points: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each point to its k-th nearest other point."""
+def knn_radii(points: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Each point's distance to its k-th nearest other point: the radius of its k-NN ball."""
+    points = check_features(points.detach().float())
     if len(points) <= k:
         raise ValueError(f"need more than k={k} points for k-nearest-neighbour radii, got {len(points)}")
     radii = torch.empty(len(points), dtype=points.dtype, device=points.device)
     for start, distances in _pairwise_chunks(points, points):
         radii[start:start + len(distances)] = distances.kthvalue(k + 1, dim=1).values  # +1 skips itself
     return radii
-
-
-def knn_radii(points: torch.Tensor, k: int = 5) -> torch.Tensor:
-    """Each point's distance to its k-th nearest other point: the radius of its k-NN ball."""
-    return _knn_radii(points.detach().float(), k)
 
 
 def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5,
@@ -93,15 +98,15 @@ def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, k:
     ``real_radii`` (from ``knn_radii(real, k)``) saves recomputing them for every
     model compared against the same real set.
     """
-    real, fake = real.detach().float(), fake.detach().float()
-    if real.dim() != 2 or fake.shape[1:] != real.shape[1:]:
+    real, fake = check_features(real.detach().float(), "real features"), check_features(fake.detach().float())
+    if fake.shape[1:] != real.shape[1:]:
         raise ValueError(f"real and fake features must be N x D with the same D, got "
                          f"{list(real.shape)} and {list(fake.shape)}")
     if real_radii is None:
-        real_radii = _knn_radii(real, k)
+        real_radii = knn_radii(real, k)
     elif real_radii.shape != real.shape[:1]:
         raise ValueError(f"real_radii has shape {list(real_radii.shape)}, expected [{len(real)}]")
-    fake_radii = _knn_radii(fake, k)
+    fake_radii = knn_radii(fake, k)
     fake_in_real = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)
     balls_per_fake = torch.zeros(len(fake), dtype=torch.float64, device=fake.device)
     real_covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)

@@ -143,3 +143,16 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(z)) * 2 - 1
+
+
+def build(family: str, latent_dim: int, width: float) -> nn.Module:
+    """An untrained model of ``family``: "gan", a ``Generator``; "vae", a ``VAE``."""
+    families = {"gan": Generator, "vae": VAE}
+    if family not in families:
+        raise ValueError(f"family {family!r} is not one of {list(families)}")
+    return families[family](latent_dim, width)
+
+
+def as_generator(model: nn.Module) -> nn.Module:
+    """A model that maps z to images in [-1, 1]: a generator as is, a VAE's decoder (``Decoder``)."""
+    return Decoder(model) if isinstance(model, VAE) else model

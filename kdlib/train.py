@@ -1,29 +1,47 @@
-"""Training loops: progress bar, per-epoch history, and a stop on NaN or inf."""
+"""Training: one load-or-train loop for every model, with per-epoch checkpoints and a stop on NaN or inf.
+
+Every model is trained the same way: its settings name its checkpoint; ``fit`` loads
+a finished run, resumes an unfinished one, or trains from the start, writing the
+checkpoint atomically after every epoch.
+"""
 
 from __future__ import annotations
 
 import math
+import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from kdlib.batches import Batches
 from kdlib.losses import discriminator_loss, generator_loss, vae_losses
 from kdlib.models import VAE
 from kdlib.progress import progress
-from kdlib.runs import CheckpointError, apply_weights, load_trained_with, save_checkpoint
-
+from kdlib.store import CheckpointError, apply_weights, load_checkpoint, save_checkpoint, settings_digest
 
 Step = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
+class EpochBatches(Protocol):  # replays epoch e's batches exactly: kdlib.Batches, kdlib.LatentBatches
+    def __len__(self) -> int: ...
+    def epoch(self, index: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+
 class DivergedError(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so a run repeats exactly on the same machine and threads."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def check_finite(loss: torch.Tensor | float, epoch: int, step: int) -> float:
@@ -35,74 +53,66 @@ def check_finite(loss: torch.Tensor | float, epoch: int, step: int) -> float:
     return value
 
 
-def fit_classifier(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int,
-                   loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-                   learning_rate: float, description: str = "training") -> dict[str, Any]:
-    """Train ``model`` with Adam; ``loss_fn(logits, images, targets)`` gives each batch's loss.
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+    """One optimiser step on ``loss`` (zero the gradients, back-propagate, step); the loss, detached."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
-    Returns the history: mean training loss per epoch and wall time in seconds.
+
+@dataclass
+class Training:
+    """What a training run updates and how. ``step(inputs, targets)`` makes one optimisation step (of any
+    number of optimisers) and returns its losses; ``schedulers`` step after every step, ``epoch_schedulers``
+    after every epoch."""
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    step: Step
+    batches: EpochBatches
+    schedulers: dict[str, LRScheduler] = field(default_factory=dict)
+    epoch_schedulers: dict[str, LRScheduler] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A finished training run: its history, the checkpoint that holds it, the settings that named it."""
+
+    history: dict[str, Any]
+    checkpoint: Path
+    settings: dict[str, Any]
+
+
+def checkpoint_path(folder: Path, name: str, settings: dict[str, Any]) -> Path:
+    """Where the run of ``name`` with ``settings`` keeps its checkpoint: other settings, another file."""
+    return Path(folder) / f"{name}_{settings_digest(settings)}.pt"
+
+
+def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings: dict[str, Any],
+        snapshot: Callable[[], torch.Tensor] | None = None, snapshots_per_epoch: int = 1,
+        fresh: bool = False, description: str | None = None) -> Trained:
+    """Train ``epochs`` epochs, or load / resume the run that ``settings`` name in the folder ``checkpoints``.
+
+    The history keeps every step's losses (``"steps"``), their means per epoch
+    (``"epochs"``), the training time and ``snapshot()`` (e.g. fixed latents rendered
+    in [-1, 1]) as uint8 images before training and ``snapshots_per_epoch`` times per
+    epoch. A resumed run ends with the same weights, bit for bit, as an uninterrupted
+    one on the same machine and thread count. ``fresh=True`` deletes the checkpoint
+    first. A NaN or infinite loss raises ``DivergedError``, the last good checkpoint
+    kept; a run of zero steps is refused before anything is written.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-    history: dict[str, Any] = {"loss": [], "seconds": 0.0}
-    start = time.perf_counter()
-    model.train()
-    for epoch in progress(range(epochs), desc=description, unit="epoch"):
-        total, count = 0.0, 0
-        for step, (images, targets) in enumerate(batches):
-            loss = loss_fn(model(images), images, targets)
-            total += check_finite(loss, epoch, step) * len(images)
-            count += len(images)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        schedule.step()
-        history["loss"].append(total / count)
-    history["seconds"] = round(time.perf_counter() - start, 2)
-    model.eval()
-    return history
-
-
-def fit_epochs(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer], step: Step,
-               batches: Batches, epochs: int, checkpoint: Path, settings: dict[str, Any],
-               snapshot: Callable[[], torch.Tensor] | None = None, snapshots_per_epoch: int = 1,
-               fresh: bool = False, schedulers: dict[str, LRScheduler] | None = None,
-               description: str = "training") -> dict[str, Any]:
-    """Train epoch by epoch with a checkpoint after each, resuming an unfinished run.
-
-    ``step(images, targets)`` makes one optimisation step (of any number of
-    optimisers, e.g. a GAN's two) and returns its losses, which the history keeps
-    per step (``history["steps"]``) and as means per epoch (``history["epochs"]``).
-    ``snapshot()`` (e.g. a fixed latent batch rendered in [-1, 1]) is stored as
-    uint8 images in ``history["snapshots"]`` before training and
-    ``snapshots_per_epoch`` times per epoch, its time in epochs in
-    ``history["snapshot_epochs"]``. ``schedulers`` (learning-rate schedules) step
-    once per step. After every epoch the modules, optimisers, schedulers, history
-    and random state are written atomically to ``checkpoint``.
-
-    Started again, the loop continues after the last finished epoch and ends with
-    the same weights, bit for bit, as an uninterrupted run on the same machine and
-    thread count; a finished checkpoint is simply loaded (``fresh=True`` deletes
-    it and trains again). A NaN or infinite loss stops it with ``DivergedError``
-    naming the step, leaving the last good checkpoint in place.
-    """
-    schedulers = schedulers or {}
+    steps = len(training.batches)
+    if epochs < 1 or steps < 1:
+        raise ValueError(f"{name}: {epochs} epoch(s) of {steps} step(s) would train nothing: "
+                         f"give at least one epoch and more training images than one batch")
+    checkpoint = checkpoint_path(checkpoints, name, settings)
     history: dict[str, Any] = {"epochs": [], "steps": {}, "seconds": 0.0, "snapshots": [], "snapshot_epochs": []}
     first_epoch = 0
     if fresh:
         checkpoint.unlink(missing_ok=True)
     if checkpoint.is_file():
-        state = load_trained_with(checkpoint, settings)
-        if state["epoch"] > epochs:
-            raise CheckpointError(f"{checkpoint} holds {state['epoch']} epochs, more than the {epochs} asked for.")
-        for name, module in modules.items():
-            apply_weights(module, {"model": state["modules"][name]}, checkpoint)
-        for name, optimizer in optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        for name, scheduler in schedulers.items():
-            scheduler.load_state_dict(state["schedulers"][name])
-        _set_rng_state(state["rng"])
-        first_epoch, history = state["epoch"], state["history"]
+        first_epoch, history = _resume(training, checkpoint, settings, epochs)
 
     def take_snapshot(when: float) -> None:
         if snapshot is not None:
@@ -111,45 +121,64 @@ def fit_epochs(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.
 
     if first_epoch == 0:
         take_snapshot(0.0)
-    steps = len(batches)
     snapshot_steps = {max(0, round((k + 1) * steps / snapshots_per_epoch) - 1) for k in range(snapshots_per_epoch)}
-    for epoch in progress(range(first_epoch, epochs), desc=description, unit="epoch",
+    for epoch in progress(range(first_epoch, epochs), desc=description or name, unit="epoch",
                           initial=first_epoch, total=epochs):
         start, totals, count = time.perf_counter(), {}, 0
-        for module in modules.values():
+        for module in training.modules.values():
             module.train()
-        for index, (images, targets) in enumerate(batches.epoch(epoch)):
-            for name, loss in step(images, targets).items():
+        for index, (inputs, targets) in enumerate(training.batches.epoch(epoch)):
+            for loss_name, loss in training.step(inputs, targets).items():
                 value = check_finite(loss, epoch, index)
-                history["steps"].setdefault(name, []).append(value)
-                totals[name] = totals.get(name, 0.0) + value * len(images)
-            count += len(images)
-            for scheduler in schedulers.values():
+                history["steps"].setdefault(loss_name, []).append(value)
+                totals[loss_name] = totals.get(loss_name, 0.0) + value * len(inputs)
+            count += len(inputs)
+            for scheduler in training.schedulers.values():
                 scheduler.step()
             if index in snapshot_steps:
                 take_snapshot(epoch + (index + 1) / steps)
-        history["epochs"].append({name: total / count for name, total in totals.items()})
+        for scheduler in training.epoch_schedulers.values():
+            scheduler.step()
+        history["epochs"].append({loss_name: total / count for loss_name, total in totals.items()})
         history["seconds"] = round(history["seconds"] + time.perf_counter() - start, 2)
         save_checkpoint(checkpoint, {
-            "modules": {name: m.state_dict() for name, m in modules.items()},
-            "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
-            "schedulers": {name: sc.state_dict() for name, sc in schedulers.items()},
+            "modules": {key: m.state_dict() for key, m in training.modules.items()},
+            "optimizers": {key: o.state_dict() for key, o in training.optimizers.items()},
+            "schedulers": {key: s.state_dict() for key, s in _schedulers(training).items()},
             "rng": _rng_state(), "epoch": epoch + 1, "history": history, "settings": settings})
-    for module in modules.values():
+    for module in training.modules.values():
         module.eval()
-    return history
+    return Trained(history, checkpoint, settings)
+
+
+def _schedulers(training: Training) -> dict[str, LRScheduler]:
+    return {**training.schedulers, **{f"epoch:{k}": s for k, s in training.epoch_schedulers.items()}}
+
+
+def _resume(training: Training, checkpoint: Path, settings: dict[str, Any], epochs: int) -> tuple[int, dict]:
+    """Load a checkpoint's state into ``training``; return its epoch count and history."""
+    state = load_checkpoint(checkpoint)
+    if state.get("settings") != settings:
+        raise CheckpointError(f"{checkpoint} was trained with {state.get('settings')}, not {settings}. "
+                              f"Delete it to retrain.")
+    if state["epoch"] > epochs:
+        raise CheckpointError(f"{checkpoint} holds {state['epoch']} epochs, more than the {epochs} asked for.")
+    for key, module in training.modules.items():
+        apply_weights(module, {"model": state["modules"][key]}, checkpoint)
+    for key, optimizer in training.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][key])
+    for key, scheduler in _schedulers(training).items():
+        scheduler.load_state_dict(state["schedulers"][key])
+    torch.set_rng_state(state["rng"]["cpu"])
+    if state["rng"]["cuda"]:
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return state["epoch"], state["history"]
 
 
 def _rng_state() -> dict[str, Any]:
     """torch's random state on the CPU and on every CUDA device (latents are drawn where training runs)."""
     return {"cpu": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["cpu"])
-    if state["cuda"]:
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -167,6 +196,17 @@ def render(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def classifier_training(model: nn.Module, batches: EpochBatches, epochs: int, learning_rate: float,
+                        loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> Training:
+    """Adam on ``loss_fn(logits, inputs, targets)``, the learning rate cosine-annealed to 0 epoch by epoch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+
+    def step(inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"loss": update(optimizer, loss_fn(model(inputs), inputs, targets))}
+    return Training({"model": model}, {"model": optimizer}, step, batches, epoch_schedulers={"model": schedule})
+
+
 def gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.optim.Optimizer,
              d_optimizer: torch.optim.Optimizer) -> Step:
     """One GAN update per batch of real images: the discriminator on real vs detached fakes, then the generator.
@@ -176,15 +216,9 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.
     def step(real: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = generator(torch.randn(len(real), generator.latent_dim, device=real.device))
         real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-        d_loss = discriminator_loss(real_logits, fake_logits)
-        d_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_optimizer.step()
-        g_loss = generator_loss(discriminator(fake))
-        g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_optimizer.step()
-        return {"discriminator": d_loss.detach(), "generator": g_loss.detach(),
+        d_loss = update(d_optimizer, discriminator_loss(real_logits, fake_logits))
+        g_loss = update(g_optimizer, generator_loss(discriminator(fake)))
+        return {"discriminator": d_loss, "generator": g_loss,
                 "D(real)": torch.sigmoid(real_logits.detach()).mean(),
                 "D(fake)": torch.sigmoid(fake_logits.detach()).mean()}
     return step
@@ -195,11 +229,8 @@ def vae_step(vae: VAE, optimizer: torch.optim.Optimizer) -> Step:
     def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, mean, log_variance = vae(images)
         reconstruction, kl = vae_losses(logits, images, mean, log_variance)
-        loss = reconstruction + kl
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"negative ELBO": loss.detach(), "reconstruction": reconstruction.detach(), "KL": kl.detach()}
+        loss = update(optimizer, reconstruction + kl)
+        return {"negative ELBO": loss, "reconstruction": reconstruction.detach(), "KL": kl.detach()}
     return step
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdlib import configure
-from kdlib.config import SETTINGS, resolve_device
+from kdlib.course import configure
+from kdlib.course.config import SETTINGS, resolve_device
 
 
 def test_none_takes_the_profile_value(tmp_path, monkeypatch):
@@ -35,7 +35,15 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
     ({"seed": True}, "must be of type int"),
     ({"temprature": 3}, r"unknown parameter\(s\) \['temprature'\]"),
     ({"run_dir": 3}, "must be a path"),
+    ({"run_dir": ""}, r"run_dir='' is empty"),
     ({"device": "gpu0"}, "is not a device"),
+    ({"device": "meta"}, "runs on 'cpu' or 'cuda', not 'meta'"),
+    ({"temperature": float("inf")}, "must be a finite number"),
+    ({"temperature": float("nan")}, "must be a finite number"),
+    ({"sweep_alphas": [0.5, float("nan")]}, "must be a finite number"),
+    ({"student_widths": []}, r"student_widths=\[\] is empty"),
+    ({"sweep_temperatures": [1.0, 4.0], "sweep_alphas": []}, "both lists or neither"),
+    ({"train_size": 200, "batch_size": 256}, r"train_size=200 is smaller than \{'batch_size': 256\}"),
 ])
 def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
     with pytest.raises(ValueError, match=message):

@@ -8,9 +8,12 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from kdlib.distill import (GAN_OBJECTIVES, Adaptors, LatentBatches, decoder_loss, feature_loss, gan_distill_step,
-                           gaussian_kl, hidden_maps, output_loss, vae_distill_step)
-from kdlib.models import VAE, Discriminator, Generator
+from kdlib.batches import Batches
+from kdlib.distill import (OBJECTIVES, Adaptors, LatentBatches, OutputAdversarial, OutputDistillation,
+                           OutputFeatures, Student, VAEDistillation, VAEScratch, decoder_loss, feature_loss,
+                           gaussian_kl, hidden_maps, output_loss, train_student)
+from kdlib.models import VAE, Generator
+from kdlib.train import Training
 
 
 def test_output_loss_by_hand():
@@ -75,15 +78,41 @@ def test_latent_batches_repeat_per_epoch():
         LatentBatches(4, 0, 5)
 
 
-def test_objectives_check_their_arguments():
-    student, teacher = Generator(8, 0.125), Generator(8, 0.5)
-    optimizer = torch.optim.Adam(student.parameters())
-    with pytest.raises(ValueError, match="is not one of"):
-        gan_distill_step(student, teacher, optimizer, "pixels")
-    with pytest.raises(ValueError, match="needs adaptors"):
-        gan_distill_step(student, teacher, optimizer, "output+features")
-    with pytest.raises(ValueError, match="needs a discriminator"):
-        gan_distill_step(student, teacher, optimizer, "output+adversarial")
+def real_batches(n: int = 64, batch: int = 16, value_range=(-1.0, 1.0)) -> Batches:
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    return Batches(images, torch.arange(n) % 10, batch, drop_last=True, value_range=value_range)
+
+
+def test_every_objective_is_registered_with_its_defaults_and_trains_the_student():
+    assert {family: list(names) for family, names in OBJECTIVES.items()} == {
+        "gan": ["output", "output+adversarial", "output+features", "scratch"], "vae": ["distilled", "scratch"]}
+    assert OutputAdversarial().adversarial_weight == 0.01 and OutputFeatures().feature_weight == 1.0
+    assert OutputAdversarial(learning_rate=3e-3).learning_rate == 3e-3  # output's settings, inherited
+    expected = {"output": ({"generator"}, LatentBatches), "output+adversarial": ({"generator", "discriminator"}, Batches),
+                "output+features": ({"generator", "adaptors"}, LatentBatches), "scratch": ({"generator", "discriminator"}, Batches)}
+    teacher = Generator(8, 0.5).eval()
+    for name, cls in OBJECTIVES["gan"].items():
+        student = Generator(8, 0.125)
+        training = cls().training(student, teacher, real_batches(), epochs=2)
+        modules, batches = expected[name]
+        assert isinstance(training, Training) and set(training.modules) == modules
+        assert training.modules["generator"] is student and isinstance(training.batches, batches)
+        assert len(training.batches) == 4  # as many steps as the real images give, for every objective
+    vae_teacher = VAE(4, 0.5).eval()
+    for cls in OBJECTIVES["vae"].values():
+        training = cls().training(VAE(4, 0.125), vae_teacher, real_batches(value_range=(0.0, 1.0)), epochs=1)
+        assert set(training.modules) == {"vae"} and training.batches is not None
+
+
+def test_student_names_and_bad_students():
+    assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output+adversarial"
+    assert Student(VAEScratch(), 0.25).name == "VAE 1/4 scratch" and Student(VAEScratch(), 0.25).family == "vae"
+    assert Student(OutputFeatures(feature_weight=2.0), 0.5).settings() == {
+        "family": "gan", "objective": "output+features", "width": 0.5, "learning_rate": 1e-2, "feature_weight": 2.0}
+    with pytest.raises(ValueError, match="objective must be one of"):
+        Student("output", 0.5)
+    with pytest.raises(ValueError, match=r"width must be in \(0, 1\)"):
+        Student(OutputDistillation(), 1.0)
 
 
 def fidelity(student, teacher, z) -> float:
@@ -92,7 +121,8 @@ def fidelity(student, teacher, z) -> float:
         return (student(z) - teacher(z)).abs().mean().item()
 
 
-@pytest.mark.parametrize("objective", GAN_OBJECTIVES)
+@pytest.mark.parametrize("objective", [OutputDistillation(2e-3), OutputAdversarial(2e-3, discriminator_width=0.125),
+                                       OutputFeatures(2e-3)], ids=lambda o: o.name)
 def test_a_distilled_generator_gets_closer_to_its_teacher(objective):
     torch.manual_seed(0)
     teacher, student = Generator(8, 0.25).eval(), Generator(8, 0.125)
@@ -102,20 +132,30 @@ def test_a_distilled_generator_gets_closer_to_its_teacher(objective):
         teacher.eval()
     z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1))
     before = fidelity(student, teacher, z)
-    adaptors = Adaptors(student, teacher)
-    parameters = list(student.parameters()) + list(adaptors.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=2e-3)
-    extra = {}
-    if objective == "output+adversarial":
-        discriminator = Discriminator(0.125)
-        extra = {"discriminator": discriminator, "d_optimizer": torch.optim.Adam(discriminator.parameters(), lr=2e-4)}
-    step = gan_distill_step(student, teacher, optimizer, objective, adaptors=adaptors, **extra)
-    real = torch.rand(32, 1, 28, 28) * 2 - 1
+    training = objective.training(student, teacher, real_batches(32 * 200, 32), epochs=1)
     student.train()
-    for _, (z_batch, _) in zip(range(200), LatentBatches(8, 32, 200).epoch(0)):
-        logged = step(real if objective == "output+adversarial" else z_batch, z_batch)
-    assert set(logged) >= {"total", "output"}
+    for inputs, targets in training.batches.epoch(0):  # the learning rate kept constant
+        logged = training.step(inputs, targets)
+    assert "output" in logged and ("total" in logged) == (objective.name != "output")
     assert fidelity(student, teacher, z) < 0.5 * before
+
+
+def test_the_output_step_is_the_squared_error_to_the_teacher_by_hand():
+    torch.manual_seed(0)
+    teacher, student = Generator(8, 0.5).eval(), Generator(8, 0.125)
+    by_hand = Generator(8, 0.125)
+    by_hand.load_state_dict(student.state_dict())
+    training = OutputDistillation(1e-2).training(student, teacher, real_batches(), epochs=1)
+    z = torch.randn(16, 8)
+    optimizer = torch.optim.Adam(by_hand.parameters(), lr=1e-2)
+    with torch.no_grad():
+        target = teacher(z)
+    loss = ((by_hand(z) - target) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert training.step(z, z)["output"].item() == pytest.approx(loss.item())
+    assert all(torch.equal(a, b) for a, b in zip(student.parameters(), by_hand.parameters()))
 
 
 def test_a_distilled_vae_gets_closer_to_its_teacher():
@@ -130,7 +170,7 @@ def test_a_distilled_vae_gets_closer_to_its_teacher():
             return decoded, gaussian_kl(*teacher.encode(images), *student.encode(images)).item()
 
     before = gaps()
-    step = vae_distill_step(student, teacher, torch.optim.Adam(student.parameters(), lr=2e-3))
+    step = VAEDistillation(2e-3).training(student, teacher, real_batches(value_range=(0.0, 1.0)), epochs=1).step
     for _ in range(200):
         logged = step(images, images)
     after = gaps()
@@ -138,28 +178,39 @@ def test_a_distilled_vae_gets_closer_to_its_teacher():
     assert logged["total"].item() == pytest.approx((logged["decoder"] + logged["encoder"]).item())
 
 
-def test_load_teacher_finds_the_checkpoint_through_the_metrics(tmp_path):
-    from kdlib import Batches
-    from kdlib.distill import load_teacher
-    from kdlib.runs import RunDir
-    from kdlib.train import fit_epochs, vae_step
+def tiny_data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    stream = torch.Generator().manual_seed(3)
+    return torch.randint(0, 256, (n, 1, 28, 28), generator=stream, dtype=torch.uint8), torch.arange(n) % 10
 
-    run = RunDir(tmp_path / "run")
-    with pytest.raises(FileNotFoundError, match="run notebooks/03_vae_teacher.ipynb"):
-        load_teacher(run, "vae")
-    with pytest.raises(ValueError, match="is not one of"):
-        load_teacher(run, "flow")
-    torch.manual_seed(0)
-    vae = VAE(4, 0.125)
-    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3)
-    images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8)
-    checkpoint = run.file("checkpoints", "03_vae_teacher_test.pt")
-    fit_epochs({"vae": vae}, {"vae": optimizer}, vae_step(vae, optimizer),
-               Batches(images, torch.zeros(32), 16, value_range=(0.0, 1.0)), 1, checkpoint, {"width": 0.125})
-    run.write_metrics("03_vae_teacher", {"checkpoint": checkpoint.name, "settings": {"latent_dim": 4, "width": 0.125}})
-    loaded = load_teacher(run, "vae")
-    z = torch.randn(3, 4)
-    torch.testing.assert_close(loaded.decode(z), vae.eval().decode(z))
-    checkpoint.unlink()
-    with pytest.raises(FileNotFoundError, match="03_vae_teacher_test.pt is missing"):
-        load_teacher(run, "vae")
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_every_student_of_a_family_takes_the_same_steps_from_the_same_start(tmp_path, family):
+    images, labels = tiny_data()
+    teacher = (Generator(8, 0.5) if family == "gan" else VAE(4, 0.5)).eval()
+    initial, steps = {}, {}
+    for name, cls in OBJECTIVES[family].items():
+        student = Student(cls(), 0.25)
+        torch.manual_seed(123)  # whatever ran before: the student's start depends on its family, width and seed only
+        model, trained = train_student(student, teacher, images, labels, 1, 16, 0, tmp_path)
+        steps[name] = len(next(iter(trained.history["steps"].values())))
+        initial[name] = trained.history["snapshots"][0]
+        assert trained.checkpoint.is_file() and trained.settings["objective"] == name
+        assert not model.training
+    assert set(steps.values()) == {64 // 16}
+    first = next(iter(initial.values()))
+    assert all(torch.equal(first, rendered) for rendered in initial.values())  # the same untrained student
+
+
+def test_a_student_is_loaded_not_retrained_and_another_teacher_means_another_student(tmp_path):
+    images, labels = tiny_data()
+    teacher = Generator(8, 0.5).eval()
+    student = Student(OutputDistillation(), 0.25)
+    model, first = train_student(student, teacher, images, labels, 1, 16, 0, tmp_path, {"teacher": "a"})
+    torch.randn(1000)
+    again, loaded = train_student(student, teacher, images, labels, 1, 16, 0, tmp_path, {"teacher": "a"})
+    assert loaded.checkpoint == first.checkpoint and loaded.history["epochs"] == first.history["epochs"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    _, other = train_student(student, teacher, images, labels, 1, 16, 0, tmp_path, {"teacher": "b"})
+    assert other.checkpoint != first.checkpoint
+    with pytest.raises(ValueError, match="64 images make no batch of 100"):
+        train_student(student, teacher, images, labels, 1, 100, 0, tmp_path)

@@ -13,8 +13,8 @@ from kdlib import Batches, CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.losses import discriminator_loss, generator_loss, vae_losses
 from kdlib.models import VAE, Decoder, Discriminator, Generator
-from kdlib.runs import load_checkpoint, load_module
-from kdlib.train import DivergedError, fit_epochs, gan_step, render, vae_step
+from kdlib.store import load_checkpoint, load_module
+from kdlib.train import DivergedError, Training, checkpoint_path, fit, gan_step, render, vae_step
 
 WIDTHS = [1.0, 0.5, 0.25, 0.125]
 
@@ -174,10 +174,16 @@ def train_tiny_gan(path, epochs, seed=0, fresh=False, poison_after=None):
             return {**losses, "generator": losses["generator"] * (math.nan if calls["n"] > poison_after else 1)}
     fixed_z = torch.randn(4, 8, generator=torch.Generator().manual_seed(9))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizers["generator"], T_max=9)  # stepped per step
-    history = fit_epochs(modules, optimizers, step, Batches(images, torch.zeros(48), 16, seed=1), epochs, path,
-                         {"width": 0.125}, snapshot=lambda: render(modules["generator"], fixed_z), snapshots_per_epoch=2,
-                         fresh=fresh, schedulers={"generator": schedule})
+    training = Training(modules, optimizers, step, Batches(images, torch.zeros(48), 16, seed=1),
+                        schedulers={"generator": schedule})
+    history = fit(training, epochs, path.parent, path.stem, {"width": 0.125},
+                  snapshot=lambda: render(modules["generator"], fixed_z), snapshots_per_epoch=2, fresh=fresh).history
     return modules, history, optimizers
+
+
+def saved(path):
+    """Where ``train_tiny_gan(path, ...)`` keeps its checkpoint."""
+    return checkpoint_path(path.parent, path.stem, {"width": 0.125})
 
 
 def test_gan_training_resumes_bit_for_bit_and_keeps_snapshots(tmp_path):
@@ -207,30 +213,30 @@ def test_fresh_start_retrains(tmp_path):
 def test_gan_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     path = tmp_path / "gan.pt"
     train_tiny_gan(path, 1)
-    before = path.read_bytes()
+    before = saved(path).read_bytes()
     with pytest.raises(DivergedError, match="epoch 1, step 1"):
         train_tiny_gan(path, 2, poison_after=1)
-    assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
+    assert saved(path).read_bytes() == before and load_checkpoint(saved(path))["epoch"] == 1
 
 
 def test_trained_generator_loads_and_mismatches_are_refused(tmp_path):
     path = tmp_path / "gan.pt"
     modules, _, _ = train_tiny_gan(path, 1)
-    loaded = load_module(Generator(8, 0.125), path, "generator")
+    loaded = load_module(Generator(8, 0.125), saved(path), "generator")
     z = torch.randn(3, 8)
     torch.testing.assert_close(render(loaded, z), render(modules["generator"], z))
     with pytest.raises(CheckpointError, match="does not match Generator"):
-        load_module(Generator(8, 0.25), path, "generator")
+        load_module(Generator(8, 0.25), saved(path), "generator")
     with pytest.raises(CheckpointError, match="no module 'decoder'"):
-        load_module(Generator(8, 0.125), path, "decoder")
+        load_module(Generator(8, 0.125), saved(path), "decoder")
 
 
 def test_truncated_training_checkpoint_is_refused_and_a_failed_save_keeps_the_old_one(tmp_path, monkeypatch):
     path = tmp_path / "gan.pt"
     train_tiny_gan(path, 1)
-    good = path.read_bytes()
+    good = saved(path).read_bytes()
     truncated = tmp_path / "truncated.pt"
-    truncated.write_bytes(good[: len(good) // 2])
+    saved(truncated).write_bytes(good[: len(good) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         train_tiny_gan(truncated, 2)
 
@@ -242,5 +248,5 @@ def test_truncated_training_checkpoint_is_refused_and_a_failed_save_keeps_the_ol
     monkeypatch.setattr(torch, "save", interrupted_save)
     with pytest.raises(OSError, match="No space left"):
         train_tiny_gan(path, 2)
-    assert path.read_bytes() == good
+    assert saved(path).read_bytes() == good
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left

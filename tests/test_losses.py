@@ -113,8 +113,10 @@ def test_soft_cross_entropy_gradient_is_difference_over_t():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda z, p, y: soften(z, 0.0), "T must be > 0"),
-    (lambda z, p, y: cross_entropy(p, z, -1.0), "T must be > 0"),
+    (lambda z, p, y: soften(z, 0.0), "T must be a finite number > 0"),
+    (lambda z, p, y: cross_entropy(p, z, -1.0), "T must be a finite number > 0"),
+    (lambda z, p, y: distillation_loss(z, z, y, float("inf"), 0.5), "T must be a finite number > 0, got inf"),
+    (lambda z, p, y: kl_divergence(p, z, float("nan")), "T must be a finite number > 0, got nan"),
     (lambda z, p, y: distillation_loss(z, z, y, 4.0, 1.5), r"alpha .* \[0, 1\]"),
     (lambda z, p, y: distillation_loss(z, z, y, 4.0, -0.1), r"alpha .* \[0, 1\]"),
     (lambda z, p, y: distillation_loss(z, z[:, :3], y, 4.0, 0.5), "teacher logits have shape"),

@@ -173,16 +173,43 @@ def test_evaluate_generator_end_to_end_scores_the_real_images_as_perfect():
 
     model = nn.Linear(8, 784)
     result = evaluate_generator(generate, model, torch.zeros(1, 8), net, real, samples=300, batch=100)
-    assert result["frechet_distance"] < 1e-6
-    assert result["precision"] == result["recall"] == result["coverage"] == 1.0
-    assert result["parameters"] == 8 * 784 + 784 and result["macs_per_image"] == 8 * 784
-    assert result["samples"] == 300 and result["images_per_second"] > 0
+    assert result.frechet_distance < 1e-6
+    assert result.precision == result.recall == result.coverage == 1.0
+    assert result.parameters == 8 * 784 + 784 and result.macs_per_image == 8 * 784
+    assert result.samples == 300 and result.images_per_second > 0
+
+
+@pytest.mark.parametrize("generate, message", [
+    (lambda n: torch.randint(0, 256, (n, 1, 28, 28)).float(), r"range from 0 to 255, not \[-1, 1\]"),
+    (lambda n: torch.zeros(max(1, n - 10), 1, 28, 28), r"expected generated images of shape \[100, 1, 28, 28\], got \[90"),
+    (lambda n: torch.zeros(n, 28, 28), r"got \[100, 28, 28\]"),
+    (lambda n: torch.full((n, 1, 28, 28), float("nan")), "NaN or inf"),
+])
+def test_evaluate_generator_refuses_images_of_the_wrong_range_count_or_shape(generate, message):
+    from kdlib.evaluate import evaluate_generator, reference
+
+    net = FeatureNet().eval()
+    images = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8)
+    real = reference(net, images, torch.arange(50) % 10)
+    with pytest.raises(ValueError, match=message):
+        evaluate_generator(generate, nn.Linear(8, 784), torch.zeros(1, 8), net, real, samples=300, batch=100)
+
+
+def test_metrics_refuse_non_finite_features():
+    from kdlib.metrics import knn_radii
+
+    good = torch.randn(300, 4, generator=torch.Generator().manual_seed(2))
+    bad = good.clone()
+    bad[7, 1], bad[9, 0] = float("nan"), float("inf")
+    for compute in (lambda: frechet_distance(good, bad), lambda: precision_recall_density_coverage(good, bad),
+                    lambda: precision_recall_density_coverage(bad, good), lambda: knn_radii(bad)):
+        with pytest.raises(ValueError, match="2 of 300 rows hold NaN or inf"):
+            compute()
 
 
 def test_feature_network_trains_once_then_loads(tmp_path, monkeypatch):
     import kdlib.features as features
     from kdlib.data import Split
-    from kdlib.runs import RunDir
 
     generator = torch.Generator().manual_seed(5)
     labels = torch.arange(200) % 10
@@ -190,12 +217,11 @@ def test_feature_network_trains_once_then_loads(tmp_path, monkeypatch):
     images = (labels[:, None, None, None] * 25 + torch.randint(0, 20, (200, 1, 28, 28), generator=generator)).to(torch.uint8)
     split = Split(images, labels, tuple("0123456789"), tmp_path)
     monkeypatch.setattr(features, "load", lambda name, which: split)
-    run = RunDir(tmp_path / "run")
-    net, accuracy = features.feature_network("synthetic", run, epochs=3, batch_size=50)
+    net, accuracy, checkpoint = features.feature_network("synthetic", tmp_path / "checkpoints", epochs=3, batch_size=50)
     assert 0.5 < accuracy <= 1.0
-    assert len(list((tmp_path / "run" / "checkpoints").glob("feature_net_synthetic_*.pt"))) == 1
-    monkeypatch.setattr(features, "fit_classifier", lambda *a, **k: pytest.fail("retrained instead of loading"))
-    again, same_accuracy = features.feature_network("synthetic", run, epochs=3, batch_size=50)
+    assert list((tmp_path / "checkpoints").glob("feature_net_synthetic_*.pt")) == [checkpoint]
+    monkeypatch.setattr(features.Batches, "epoch", lambda *a: pytest.fail("retrained instead of loading"))
+    again, same_accuracy, _ = features.feature_network("synthetic", tmp_path / "checkpoints", epochs=3, batch_size=50)
     assert same_accuracy == accuracy
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
 
@@ -223,13 +249,15 @@ def test_sampler_gives_every_model_the_same_latents_whatever_ran_before():
 
 
 def test_summary_row_reads_the_evaluator_output():
-    from kdlib.evaluate import summary_row
+    from kdlib.evaluate import Measurement, Quality, summary_row
 
-    metrics = {"frechet_distance": 3.0, "precision": 0.5, "recall": 0.25, "density": 1.0, "coverage": 0.75,
-               "inception_score": 7.0, "classes_covered": 9, "class_shares": [0.05, 0.2, 0.75]}
-    row = summary_row("model", metrics)
+    quality = Quality(frechet_distance=3.0, precision=0.5, recall=0.25, density=1.0, coverage=0.75,
+                      class_shares=(0.05, 0.2, 0.75), class_kl_to_data=0.1, classes_covered=3, inception_score=7.0)
+    row = summary_row("model", quality)
     assert "parameters" not in row and row["class shares"] == "5.0% to 75.0%" and row["recall"] == 0.25
-    with_cost = summary_row("model", {**metrics, "parameters": 10, "macs_per_image": 20})
+    cost = {"samples": 10, "parameters": 10, "macs_per_image": 20, "images_per_second": 1.0, "latency_ms": 1.0,
+            "threads": 1, "device": "cpu", "batch": 4}
+    with_cost = summary_row("model", Measurement(**vars(quality), **cost))
     assert list(with_cost)[:3] == ["images", "parameters", "MACs/image"] and with_cost["MACs/image"] == 20
 
 
@@ -237,7 +265,6 @@ def test_ruler_and_train_size_on_a_synthetic_data_set(tmp_path, monkeypatch):
     import kdlib.evaluate as evaluate
     import kdlib.features as features
     from kdlib.data import Split
-    from kdlib.runs import RunDir
 
     generator = torch.Generator().manual_seed(7)
     labels = torch.arange(400) % 10
@@ -246,15 +273,15 @@ def test_ruler_and_train_size_on_a_synthetic_data_set(tmp_path, monkeypatch):
     for module in (features, evaluate):
         monkeypatch.setattr(module, "load", lambda name, which: split)
     trained_on = []
-    real_fit = features.fit_classifier
-    monkeypatch.setattr(features, "fit_classifier",
-                        lambda model, batches, *a, **k: trained_on.append(len(batches.images)) or real_fit(model, batches, *a, **k))
-    measure = evaluate.ruler("synthetic", RunDir(tmp_path / "run"), 1, samples=300, train_size=200)
-    assert trained_on == [200]
+    real_training = features.classifier_training
+    monkeypatch.setattr(features, "classifier_training", lambda model, batches, *a, **k:
+                        trained_on.append(len(batches.images)) or real_training(model, batches, *a, **k))
+    measure = evaluate.ruler("synthetic", tmp_path / "checkpoints", 1, samples=300, train_size=200)
+    assert trained_on == [200] and measure.checkpoint.parent == tmp_path / "checkpoints"
     assert set(measure.floors) == {"real train", "mean image", "uniform noise"}
-    assert measure.floors["real train"]["frechet_distance"] < measure.floors["uniform noise"]["frechet_distance"]
+    assert measure.floors["real train"].frechet_distance < measure.floors["uniform noise"].frechet_distance
     assert [row["images"] for row in measure.floor_rows()] == ["real train", "mean image", "uniform noise"]
-    assert measure.real.features.shape == (400, 128)
+    assert measure.real.features.shape == (400, 128) and measure.real.image_shape == (1, 28, 28)
 
 
 def test_moving_average_against_a_direct_computation():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from kdlib.config import SETTINGS, SPECIAL
-from kdlib.notebooks import check_overrides, declared_parameters, notebook_paths
+from kdlib.course.config import SETTINGS, SPECIAL
+from kdlib.course.runner import check_overrides, declared_parameters, notebook_paths
 
 PATHS = notebook_paths()
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
-import kdlib.notebooks as notebooks
-from kdlib.__main__ import main
-from kdlib.notebooks import run_chain, select
-from kdlib.report import collect, compression_points, section, update_readme, write_report
-from kdlib.sweep import MARKER, grid_points, point_name, read_spec, run_sweep
+import kdlib.course.runner as notebooks
+from kdlib.course.cli import main
+from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
+                                  NotebookRun, RulerRecord, RunDir, TemperaturePoint)
+from kdlib.course.report import collect, compression_points, section, update_readme
+from kdlib.course.runner import prepare_for_nbval, run_chain, select
+from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
 
 
 def test_overrides_reach_the_notebook_and_time_and_memory_are_recorded(tmp_path):
@@ -26,11 +31,14 @@ def test_overrides_reach_the_notebook_and_time_and_memory_are_recorded(tmp_path)
     resolved = next(c for c in executed.cells if "configure(globals())" in c.source)
     shown = "".join(o.get("data", {}).get("text/plain", "") for o in resolved.outputs)
     assert "'temperature': 4.0" in shown and "'alpha': 0.5" in shown and "'profile': 'smoke'" in shown
-    entry = json.loads((tmp_path / "metrics" / "runner.json").read_text())["01_soft_labels"]
-    assert entry["seconds"] > 0 and entry["peak_memory_mib"] > 50  # a kernel with torch loaded
-    assert entry["parameters"]["temperature"] == 4.0
-    assert entry["machine"]["cpus"] == os.cpu_count() and entry["machine"]["device"] == (
+    entry = NotebookRun.load(RunDir(tmp_path), notebook="01_soft_labels")
+    assert entry.seconds > 0 and entry.peak_memory_mib > 50  # a kernel with torch loaded
+    assert entry.parameters["temperature"] == 4.0
+    assert entry.machine.cpus == os.cpu_count() and entry.machine.device == (
         torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")
+    results = Classifiers.load(RunDir(tmp_path))  # the notebook's own record, read back typed
+    assert results.profile == "smoke" and [m.name for m in results.models] == [
+        "teacher", "student (labels)", "distilled student"]
 
 
 def test_unknown_parameter_or_notebook_is_refused_before_anything_runs(tmp_path, capsys):
@@ -38,6 +46,19 @@ def test_unknown_parameter_or_notebook_is_refused_before_anything_runs(tmp_path,
     assert "unknown parameter 'temprature'" in capsys.readouterr().err
     assert main(["run", "--profile", "smoke", "--run-dir", str(tmp_path), "--from", "09_nothing"]) == 1
     assert "unknown notebook(s) ['09_nothing']" in capsys.readouterr().err
+    assert main(["run", "--profile", "smoke", "--run-dir", "", "--only", "00_overview"]) == 1
+    assert "--run-dir is empty" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("mine")
+    assert main(["run", "--profile", "smoke", "--run-dir", str(tmp_path / "a-file"), "--only", "00_overview"]) == 1
+    assert "a-file is a file, not a folder" in capsys.readouterr().err
+    assert main(["run", "--profile", "smoke", "-p", "device", "meta", "--only", "00_overview"]) == 1
+    assert "not 'meta'" in capsys.readouterr().err
+    assert main(["run", "--profile", "smoke", "-p", "student_widths", "[]", "--only", "04_distilling_students"]) == 1
+    assert "student_widths=[] is empty" in capsys.readouterr().err
+    assert main(["run", "--profile", "quick", "-p", "train_size", "200", "--from", "03_vae_teacher"]) == 1
+    assert "train_size=200 is smaller than {'batch_size': 256}" in capsys.readouterr().err
+    assert main(["run", "--profile", "full", "-p", "sweep_alphas", "[]", "--only", "01_soft_labels"]) == 1
+    assert "both lists or neither" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.ipynb"))
     with pytest.raises(ValueError, match="not both"):
         select(["01_soft_labels"], "02_gan_teacher")
@@ -45,14 +66,17 @@ def test_unknown_parameter_or_notebook_is_refused_before_anything_runs(tmp_path,
     assert names[0] == "03_vae_teacher" and "02_gan_teacher" not in names and len(names) >= 3
 
 
-def tiny_chain(folder, fail_in: str | None = None) -> None:
-    """Two notebooks that record their temperature (and one that fails, if asked)."""
-    folder.mkdir()
-    for name in ("00_first", "01_second"):
+def tiny_chain(folder, fail_in: str | None = None, names: tuple[str, ...] = ("00_first", "01_second")) -> None:
+    """Two notebooks that record their temperature as a classifier's test errors (and one that fails, if asked);
+    a temperature of 99 makes them sleep, to be killed."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
         cells = [new_code_cell("profile = None\nrun_dir = None\ntemperature = None"),
-                 new_code_cell("import json, pathlib\n"
-                               "metrics = pathlib.Path(run_dir, 'metrics')\nmetrics.mkdir(parents=True, exist_ok=True)\n"
-                               f"(metrics / '{name}.json').write_text(json.dumps({{'temperature': temperature}}))")]
+                 new_code_cell("import time\nfrom kdlib.course import Artifact, ClassifierResult, Classifiers, RunDir\n"
+                               "time.sleep(120 if temperature == 99 else 0)\n"
+                               "Classifiers('fashion-mnist', profile, {'profile': profile}, 10, (ClassifierResult("
+                               "'student', int(temperature * 10), 5, 1.0, Artifact('x.pt', '0' * 64)),), ()"
+                               ").save(RunDir(run_dir))")]
         cells[0].metadata["tags"] = ["parameters"]
         if name == fail_in:
             cells.append(new_code_cell("raise ValueError('this cell fails on purpose')"))
@@ -61,84 +85,157 @@ def tiny_chain(folder, fail_in: str | None = None) -> None:
                        folder / f"{name}.ipynb")
 
 
-def test_a_failing_notebook_stops_the_chain_names_its_cell_and_is_kept(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs", fail_in="00_first")
+def injected_temperature(path) -> str:
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", []))
+    return next(line for line in cell.source.splitlines() if line.startswith("temperature"))
+
+
+def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypatch):
+    tiny_chain(tmp_path / "nbs")
     monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
+    good = tmp_path / "run" / "00_first.ipynb"
+    assert injected_temperature(good) == "temperature = 1.0"
+    tiny_chain(tmp_path / "nbs", fail_in="00_first")
     with pytest.raises(RuntimeError, match=r"00_first.ipynb failed in cell 3 .*this cell fails on purpose"):
         run_chain("smoke", tmp_path / "run", {"temperature": 2.0})
-    assert (tmp_path / "run" / "00_first.ipynb").is_file()  # kept for inspection
-    assert not (tmp_path / "run" / "01_second.ipynb").exists()  # the chain stopped
+    assert injected_temperature(good) == "temperature = 1.0"  # the last good run, untouched
+    assert injected_temperature(tmp_path / "run" / "00_first.failed.ipynb") == "temperature = 2.0"  # kept to inspect
+    assert injected_temperature(tmp_path / "run" / "01_second.ipynb") == "temperature = 1.0"  # the chain stopped
+    # A run killed in the middle of a notebook (a sleeping cell) leaves the good one in place too.
+    tiny_chain(tmp_path / "nbs")
+    script = (f"import pathlib, kdlib.course.runner as r\nr.notebooks_dir = lambda: pathlib.Path({str(tmp_path / 'nbs')!r})\n"
+              f"r.run_chain('smoke', {str(tmp_path / 'run')!r}, {{'temperature': 99}})")
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    partial = tmp_path / "run" / "00_first.partial.ipynb"
+    for _ in range(600):
+        if partial.is_file() and "time.sleep" in partial.read_text():
+            break
+        time.sleep(0.1)
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert injected_temperature(good) == "temperature = 1.0"
 
 
 def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_path, monkeypatch, capsys):
-    tiny_chain(tmp_path / "nbs")
+    tiny_chain(tmp_path / "nbs", names=("04_first", "05_second"))
     monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
     spec = tmp_path / "sweep.yaml"
-    spec.write_text("profile: smoke\nonly: [01_second]\ngrid:\n  temperature: [1.0, 4.0]\n")
+    spec.write_text("profile: smoke\nonly: [05_second]\ngrid:\n  temperature: [1.0, 4.0]\n")
     assert read_spec(spec)["grid"] == {"temperature": [1.0, 4.0]}
-    base = tmp_path / "base"  # a finished run: its checkpoints and earlier notebooks' metrics seed every point
-    for name, text in (("checkpoints/teacher.pt", "weights"), ("metrics/00_first.json", "{}"),
-                       ("metrics/05_later.json", "{}"), ("metrics/runner.json", "{}")):
+    base = tmp_path / "base"  # a finished run: its checkpoints and earlier notebooks' records seed every point
+    for name in ("checkpoints/teacher.pt", "records/teacher-gan.json", "records/evaluation.json",
+                 "records/runner-04_first.json"):
         (base / name).parent.mkdir(parents=True, exist_ok=True)
-        (base / name).write_text(text)
+        (base / name).write_text(name)
     spec.write_text(spec.read_text() + f"base: {base}\n")
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 0
     first = capsys.readouterr().out
     assert "[kdlib sweep 1/2] temperature=1: running" in first and "[kdlib sweep 2/2] temperature=4: done" in first
     point = tmp_path / "sweep" / "temperature=4"
-    assert json.loads((point / "metrics" / "01_second.json").read_text()) == {"temperature": 4.0}
-    assert not (point / "00_first.ipynb").exists()
-    assert (point / "checkpoints" / "teacher.pt").read_text() == "weights"
-    assert sorted(p.name for p in (point / "metrics").iterdir()) == ["00_first.json", "01_second.json", "runner.json"]
-    assert json.loads((point / "metrics" / "runner.json").read_text()).keys() == {"01_second"}
-    (point / MARKER).unlink()  # as if the sweep had been interrupted during its second point
+    assert Classifiers.load(RunDir(point)).models[0].test_errors == 40
+    assert not (point / "04_first.ipynb").exists()
+    assert (point / "checkpoints" / "teacher.pt").read_text() == "checkpoints/teacher.pt"
+    # notebook 02's record (before the sweep's first notebook) was copied; notebook 05's and the runner's were not
+    assert sorted(p.name for p in (point / "records").iterdir()) == [
+        "classifiers.json", "runner-05_second.json", "sweep-point.json", "teacher-gan.json"]
+    (point / "records" / "sweep-point.json").unlink()  # as if the sweep had been interrupted during its second point
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 0
     again = capsys.readouterr().out
     assert "[kdlib sweep 1/2] temperature=1: finished earlier, skipped" in again
     assert "[kdlib sweep 2/2] temperature=4: running" in again
-    # Notebook 05's rows in both points, as the evaluation would have written them.
+    # The same sweep asked with another fixed parameter: the finished points are refused, nothing runs.
+    spec.write_text(spec.read_text().replace("profile: smoke", "profile: quick"))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 1
+    error = capsys.readouterr()
+    assert "temperature=1 finished earlier with other settings (then, now: {'profile': ('smoke', 'quick')})" in error.err
+    assert "running" not in error.out
+    # The evaluation's rows in both points, as notebook 05 would have written them (and no stand-in records).
     for fd, folder in ((300.0, "temperature=1"), (280.0, "temperature=4")):
-        (tmp_path / "sweep" / folder / "metrics" / "05_evaluation.json").write_text(json.dumps(evaluation(fd)))
+        for name in ("classifiers.json", "teacher-gan.json"):
+            (tmp_path / "sweep" / folder / "records" / name).unlink()
+        evaluation(fd).save(RunDir(tmp_path / "sweep" / folder))
     assert main(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
     with open(tmp_path / "report" / "report.csv") as handle:
         table = list(csv.DictReader(handle))
-    models = [(r["run"], r["temperature"], r["model"], r["Fréchet distance"]) for r in table if r["notebook"] == "05"]
+    models = [(r["run"], r["temperature"], r["model"], r["Fréchet distance"]) for r in table
+              if r["section"] == "Notebook 05: teachers and students"]
     assert models == [("temperature=1", "1.0", "GAN teacher", "300.0"), ("temperature=1", "1.0", "GAN 1/8 output", "37.5"),
-                      ("temperature=4", "4.0", "GAN teacher", "280.0"), ("temperature=4", "4.0", "GAN 1/8 output", "35.0")]
-    assert {r["run"] for r in table if r["model"] == "(runner)"} == {"temperature=1", "temperature=4"}
+                      ("temperature=1", "1.0", "GAN 1/8 scratch", "75.0"),
+                      ("temperature=4", "4.0", "GAN teacher", "280.0"), ("temperature=4", "4.0", "GAN 1/8 output", "35.0"),
+                      ("temperature=4", "4.0", "GAN 1/8 scratch", "70.0")]
+    assert {r["run"] for r in table if r["section"].startswith("Wall time")} == {"temperature=1", "temperature=4"}
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "| temperature=4 | 4 | GAN 1/8 output | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
     assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
 
 
-def evaluation(fd: float) -> dict:
-    """Notebook 05's metrics for a teacher (Fréchet distance ``fd``) and one student (``fd / 8``)."""
-    rows = [{"name": name, "family": "gan", "objective": objective, "width": width, "parameters": parameters,
-             "macs_per_image": 1, "images_per_second": 1.0, "latency_ms": 1.0, "frechet_distance": fd * width,
-             "precision": 0.5, "recall": 0.5, "density": 1.0, "coverage": 0.5, "fidelity": 0.1,
-             "training_seconds": 1.0}
-            for name, objective, width, parameters in (("GAN teacher", "teacher", 1.0, 100),
-                                                       ("GAN 1/8 output", "output", 0.125, 10))]
-    return {"rows": rows}
+def test_a_sweep_refuses_grids_whose_points_share_a_folder_and_malformed_files(tmp_path):
+    with pytest.raises(ValueError, match=r"\{'temperature': 1\} and \{'temperature': 1.0\} would share the folder "
+                                         r"'temperature=1'"):
+        grid_points({"temperature": [1, 1.0]})
+    with pytest.raises(ValueError, match="would share the folder 'dataset=a_b'"):
+        grid_points({"dataset": ["a/b", "a b"]})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid:\n  temperature: [1, 4\nprofile: quick\n")
+    with pytest.raises(ValueError, match=r"bad.yaml, line 3, column 8: not valid YAML"):
+        read_spec(bad)
+    bad.write_text("grid: {temperature: [1]}\nonly: 01_soft_labels\n")
+    with pytest.raises(ValueError, match=r"'only' must be a list, got '01_soft_labels' only: \[01_soft_labels\]"):
+        read_spec(bad)
+    bad.write_text("grid: {temperature: [1]}\nparameters: [epochs]\n")
+    with pytest.raises(ValueError, match="'parameters' must be a dict"):
+        read_spec(bad)
+
+
+def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
+    tiny_chain(tmp_path / "nbs")
+    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("a year of work")
+    with pytest.raises(ValueError, match=r"mine holds files that prepare did not write \(thesis.tex\)"):
+        prepare_for_nbval("smoke", mine)
+    assert (mine / "thesis.tex").read_text() == "a year of work" and len(list(mine.iterdir())) == 1
+    out = tmp_path / "nbval"
+    assert [p.name for p in prepare_for_nbval("smoke", out)] == ["00_first.ipynb", "01_second.ipynb"]
+    (out / "run" / "records").mkdir(parents=True)  # what the executed copies write
+    assert [p.name for p in prepare_for_nbval("smoke", out)] == ["00_first.ipynb", "01_second.ipynb"]  # cleared, again
+    assert not (out / "run").exists()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"holds files that prepare did not write \(notes.txt\)"):
+        prepare_for_nbval("smoke", out)
+    assert (out / "notes.txt").is_file() and (out / "00_first.ipynb").is_file()
+    monkeypatch.chdir(mine)
+    assert main(["prepare", "--out", ""]) == 1
+    assert (mine / "thesis.tex").is_file()
+
+
+def row(name: str, objective: str, width: float, parameters: int, fd: float) -> EvaluationRow:
+    return EvaluationRow(frechet_distance=fd, precision=0.5, recall=0.5, density=1.0, coverage=0.5, class_shares=(1.0,),
+                         class_kl_to_data=0.0, classes_covered=1, inception_score=1.0, samples=10, parameters=parameters,
+                         macs_per_image=1, images_per_second=1.0, latency_ms=1.0, threads=2, device="cpu", batch=256,
+                         name=name, family="gan", objective=objective, width=width, training_seconds=1.0, fidelity=0.1)
+
+
+def evaluation(fd: float, config: dict | None = None) -> Evaluation:
+    """An evaluation of a teacher (Fréchet distance ``fd``) and one student (``fd / 8``)."""
+    rows = (row("GAN teacher", "teacher", 1.0, 100, fd), row("GAN 1/8 output", "output", 0.125, 10, fd / 8),
+            row("GAN 1/8 scratch", "scratch", 0.125, 10, fd / 4))
+    return Evaluation("fashion-mnist", "smoke", config or {}, RulerRecord(Artifact("f.pt", "0" * 64), 0.9), rows, {}, 1.0)
 
 
 def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, capsys):
-    run = tmp_path / "runs" / "full"
-    (run / "metrics").mkdir(parents=True)
+    run = RunDir(tmp_path / "runs" / "full")
     config = {"profile": "full", "dataset": "mnist", "device": "cpu", "threads": 2}
-    (run / "metrics" / "01_soft_labels.json").write_text(json.dumps({
-        "config": config, "errors": {"teacher": 108, "student (labels)": 149},
-        "parameters": {"teacher": 2000, "student (labels)": 1000},
-        "training_seconds": {"teacher": 6.5, "student (labels)": 2.5},
-        "sweep": [{"T": 1.0, "alpha": 0.5, "epochs": 8, "test errors": 153},
-                  {"T": 4.0, "alpha": 0.5, "epochs": 8, "test errors": 134}]}))
-    checks = [{"student": "GAN 1/8 output", "fewer_parameters": 10.0, "versus_teacher": 1.25, "versus_scratch": 0.5,
-               "speedup": 4.0, "met": False}]
-    (run / "metrics" / "05_evaluation.json").write_text(json.dumps(evaluation(300.0) | {"config": config,
-                                                                                        "checks": checks}))
-    machine = {"cpu": "Some CPU", "cpus": 2, "device": "cpu", "torch": "2.x"}
-    (run / "metrics" / "runner.json").write_text(json.dumps({"05_evaluation": {
-        "seconds": 12.5, "peak_memory_mib": 900.0, "parameters": {"profile": "full"}, "machine": machine}}))
+    checkpoint = Artifact("c.pt", "0" * 64)
+    Classifiers("mnist", "full", config, 10_000, (ClassifierResult("teacher", 108, 2000, 6.5, checkpoint),
+                                                  ClassifierResult("student (labels)", 149, 1000, 2.5, checkpoint)),
+                (TemperaturePoint(1.0, 0.5, 8, 153), TemperaturePoint(4.0, 0.5, 8, 134))).save(run)
+    evaluation(300.0, config).save(run)
+    machine = Machine("Some CPU", 2, "cpu", "2.x")
+    NotebookRun("05_evaluation", 12.5, 900.0, {"profile": "full"}, "2026-11-28T12:00:00", machine).save(run)
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n\nProse before.\n\n<!-- kdlib report runs/full --out docs/full -->\n"
                       "| stale | table |\n<!-- end of kdlib report -->\n\nProse after.\n")
@@ -151,7 +248,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 10 | 37.5 |" in text
-    assert "| GAN 1/8 output | 10.0x | 1.25x | 0.50x | 4.0x | no |" in text
+    assert "| GAN 1/8 output | 10.0x | 0.12x | 0.50x | 1.0x | no |" in text  # the targets, computed from the rows
     assert "| 05_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
     assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
     assert (tmp_path / "docs" / "full" / "report.csv").is_file()
@@ -164,6 +261,12 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     with pytest.raises(ValueError, match="has no '<!-- kdlib report"):
         update_readme(readme)
     assert main(["report"]) == 1 and "give run folders or --readme FILE" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "runs" / "full"), "--out", str(readme)]) == 1
+    assert "README.md is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "runs" / "full" / "records" / "evaluation.json").write_text('{"schema": 1, "type": "Evalu')
+    assert main(["report", str(tmp_path / "runs" / "full")]) == 1
+    error = capsys.readouterr().err
+    assert "evaluation.json is not valid JSON" in error and "run notebooks/05_evaluation.ipynb again" in error
 
 
 def test_a_section_says_shared_values_once():
@@ -175,10 +278,11 @@ def test_a_section_says_shared_values_once():
 
 
 def test_compression_points_keep_each_family_and_objective_apart():
-    rows = [{"notebook": "05", "run": "r", "family": family, "objective": objective, "width": width,
+    models = "Notebook 05: teachers and students"
+    rows = [{"section": models, "run": "r", "family": family, "objective": objective, "width": width,
              "parameters": 10, "Fréchet distance": 1.0}
             for family in ("gan", "vae") for objective, width in (("teacher", 1.0), ("scratch", 0.125), ("scratch", 0.25))]
-    points = compression_points(rows + [{"notebook": "01", "run": "r", "model": "teacher"}])
+    points = compression_points(rows + [{"section": "Notebook 01", "run": "r", "model": "teacher"}])
     assert [(p["family"], p["objective"], p["width"]) for p in points] == [
         (r["family"], r["objective"], r["width"]) for r in rows]
     other_run = [row | {"run": "s"} for row in rows]
@@ -202,5 +306,5 @@ def test_grid_points_names_and_bad_specs(tmp_path):
     with pytest.raises(ValueError, match="unknown parameter 'temprature'"):
         run_sweep(tmp_path / "out", {"temprature": [1.0]}, "smoke", only=["01_soft_labels"])
     assert not (tmp_path / "out").exists()
-    with pytest.raises(FileNotFoundError, match="no metrics/ folder"):
+    with pytest.raises(FileNotFoundError, match="no records/ folder"):
         collect([tmp_path])

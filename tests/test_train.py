@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from kdlib import Batches, CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.models import MLP
-from kdlib.runs import load_or_train, settings_digest
+from kdlib.store import load_checkpoint, settings_digest
 from kdlib.tables import markdown_table
-from kdlib.train import DivergedError, fit_classifier, fit_epochs, predict_logits
+from kdlib.train import DivergedError, Training, checkpoint_path, classifier_training, fit, predict_logits
 
 
 @pytest.mark.parametrize("sizes, expected", [
@@ -45,24 +45,38 @@ def hard_loss(labels):
     return lambda logits, images, rows: F.cross_entropy(logits, labels[rows])
 
 
-def test_training_lowers_the_loss_and_is_deterministic():
-    images, labels = toy_problem()
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        model = MLP((16, 32, 2))
-        batches = Batches(images, torch.arange(len(images)), 32, seed=1, value_range=(0.0, 1.0))
-        history = fit_classifier(model, batches, 8, hard_loss(labels), 1e-2)
-        runs.append((history["loss"], [p.detach().clone() for p in model.parameters()]))
-    losses = runs[0][0]
+def train_toy(folder, epochs=8, loss=None, seed=0, n=256):
+    images, labels = toy_problem(n)
+    torch.manual_seed(seed)
+    model = MLP((16, 32, 2))
+    batches = Batches(images, torch.arange(len(images)), 32, seed=1, value_range=(0.0, 1.0))
+    trained = fit(classifier_training(model, batches, epochs, 1e-2, loss or hard_loss(labels)), epochs, folder, "toy",
+                  {"epochs": epochs, "seed": seed})
+    return model, trained
+
+
+def test_training_lowers_the_loss_and_is_deterministic(tmp_path):
+    runs = [train_toy(tmp_path / name) for name in ("a", "b")]
+    losses = [epoch["loss"] for epoch in runs[0][1].history["epochs"]]
     assert len(losses) == 8 and losses[-1] < 0.5 * losses[0]
-    assert runs[0][0] == runs[1][0]
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    assert runs[0][1].history["epochs"] == runs[1][1].history["epochs"]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters()))
+    # the learning rate was cosine-annealed epoch by epoch: 0 after the last epoch
+    state = load_checkpoint(runs[0][1].checkpoint)
+    assert state["optimizers"]["model"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_nan_loss_stops_with_the_step_named():
-    images, labels = toy_problem(64)
-    batches = Batches(images, torch.arange(64), 16, value_range=(0.0, 1.0))
+def test_fit_trains_once_then_loads_and_refuses_other_settings(tmp_path):
+    model, trained = train_toy(tmp_path)
+    assert trained.checkpoint == checkpoint_path(tmp_path, "toy", {"epochs": 8, "seed": 0})
+    again, loaded = train_toy(tmp_path, loss=lambda *a: pytest.fail("trained again instead of loading"), seed=0)
+    assert loaded.history == trained.history
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+    assert trained.settings == {"epochs": 8, "seed": 0} and trained.checkpoint.name.startswith("toy_")
+
+
+def test_nan_loss_stops_with_the_step_named(tmp_path):
+    images, labels = toy_problem(128)
     calls = {"n": 0}
 
     def poisoned(logits, images, rows):
@@ -71,36 +85,25 @@ def test_nan_loss_stops_with_the_step_named():
         return loss * float("nan") if calls["n"] == 3 else loss
 
     with pytest.raises(DivergedError, match="epoch 0, step 2"):
-        fit_classifier(MLP((16, 2)), batches, 2, poisoned, 1e-3)
+        train_toy(tmp_path, 2, poisoned, n=128)
+    assert not list(tmp_path.iterdir())  # nothing written: the first epoch never finished
+
+
+def test_zero_steps_are_refused_before_anything_is_written(tmp_path):
+    images, labels = toy_problem(64)
+    with pytest.raises(ValueError, match="64 images make no batch of 100"):
+        Batches(images, labels, 100, drop_last=True)
+    model = MLP((16, 2))
+    training = classifier_training(model, Batches(images, labels, 16), 1, 1e-3, hard_loss(labels))
+    with pytest.raises(ValueError, match="0 epoch"):
+        fit(training, 0, tmp_path / "run", "toy", {})
+    assert not (tmp_path / "run").exists()
 
 
 def test_predict_logits_batches_and_evaluates():
     model = MLP((16, 8, 3), dropout=0.5)
     x = torch.rand(10, 16)
     torch.testing.assert_close(predict_logits(model, x, batch_size=3), model.eval()(x))
-
-
-def test_load_or_train_trains_once_then_loads(tmp_path):
-    images, labels = toy_problem(64)
-    settings = {"epochs": 1, "name": "toy"}
-    path = tmp_path / f"toy_{settings_digest(settings)}.pt"
-    trained = []
-
-    def train(model):
-        def run():
-            trained.append(1)
-            return fit_classifier(model, Batches(images, torch.arange(64), 16, value_range=(0.0, 1.0)), 1,
-                                  hard_loss(labels), 1e-3)
-        return run
-
-    torch.manual_seed(0)
-    first = MLP((16, 2))
-    history = load_or_train(path, first, settings, train(first))
-    second = MLP((16, 2))
-    assert load_or_train(path, second, settings, train(second)) == history
-    assert trained == [1] and torch.equal(first.net[-1].weight, second.net[-1].weight)
-    with pytest.raises(CheckpointError, match="was trained with"):
-        load_or_train(path, MLP((16, 2)), {"epochs": 2, "name": "toy"}, train(second))
 
 
 def test_settings_digest_is_stable_and_order_free():
@@ -142,7 +145,7 @@ def two_player_step(modules, optimizers, labels, poison_at=None):
     return step
 
 
-def run_epochs(path, epochs, seed=0, poison_at=None, rendered=None):
+def run_epochs(folder, epochs, seed=0, poison_at=None, rendered=None):
     images, labels = toy_problem(96)
     modules, optimizers = two_player_setup(seed)
     batches = Batches(images, torch.arange(96), 32, seed=3, value_range=(0.0, 1.0))
@@ -150,17 +153,17 @@ def run_epochs(path, epochs, seed=0, poison_at=None, rendered=None):
     def snapshot():  # records that it ran, and renders the current weights
         rendered.append(len(rendered))
         return modules["a"].net[2].weight[:1].detach().clamp(-1, 1)
-    history = fit_epochs(modules, optimizers, two_player_step(modules, optimizers, labels, poison_at), batches,
-                         epochs, path, {"toy": 1}, snapshot=snapshot if rendered is not None else None)
-    return modules, history
+    training = Training(modules, optimizers, two_player_step(modules, optimizers, labels, poison_at), batches)
+    trained = fit(training, epochs, folder, "toy", {"toy": 1}, snapshot=snapshot if rendered is not None else None)
+    return modules, trained.history
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    whole, whole_history = run_epochs(tmp_path / "whole.pt", 3)
+    whole, whole_history = run_epochs(tmp_path / "whole", 3)
     rendered = []
-    run_epochs(tmp_path / "split.pt", 2, rendered=rendered)
+    run_epochs(tmp_path / "split", 2, rendered=rendered)
     # a new process: networks built from another seed, then resumed from the checkpoint
-    resumed, resumed_history = run_epochs(tmp_path / "split.pt", 3, seed=99, rendered=rendered)
+    resumed, resumed_history = run_epochs(tmp_path / "split", 3, seed=99, rendered=rendered)
     assert rendered == [0, 1, 2, 3]  # before training, epochs 0 and 1, then epoch 2 alone after resuming
     assert len(resumed_history["snapshots"]) == 4
     for name in ("a", "b"):
@@ -170,32 +173,33 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
 
 
 def test_finished_checkpoint_is_loaded_without_training(tmp_path):
-    trained, history = run_epochs(tmp_path / "m.pt", 2)
+    trained, history = run_epochs(tmp_path, 2)
     rendered = []
-    loaded, loaded_history = run_epochs(tmp_path / "m.pt", 2, seed=5, rendered=rendered)
+    loaded, loaded_history = run_epochs(tmp_path, 2, seed=5, rendered=rendered)
     assert rendered == [] and loaded_history == history
     assert torch.equal(trained["a"].net[2].weight, loaded["a"].net[2].weight)
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    path = tmp_path / "m.pt"
-    run_epochs(path, 1)
+    path = checkpoint_path(tmp_path, "toy", {"toy": 1})
+    run_epochs(tmp_path, 1)
     before = path.read_bytes()
     with pytest.raises(DivergedError, match="epoch 1, step 1"):
-        run_epochs(path, 3, poison_at=("b", 2))  # second step of the resumed epoch 1
+        run_epochs(tmp_path, 3, poison_at=("b", 2))  # second step of the resumed epoch 1
     assert path.read_bytes() == before
-    from kdlib.runs import load_checkpoint
     assert load_checkpoint(path)["epoch"] == 1
 
 
 def test_resume_refuses_other_settings_or_fewer_epochs(tmp_path):
-    path = tmp_path / "m.pt"
-    run_epochs(path, 2)
+    run_epochs(tmp_path, 2)
     images, labels = toy_problem(96)
     modules, optimizers = two_player_setup(0)
     batches = Batches(images, torch.arange(96), 32, value_range=(0.0, 1.0))
-    step = two_player_step(modules, optimizers, labels)
+    training = Training(modules, optimizers, two_player_step(modules, optimizers, labels), batches)
+    # a checkpoint whose settings do not match its name (copied or renamed by hand)
+    checkpoint_path(tmp_path, "toy", {"toy": 1}).rename(checkpoint_path(tmp_path, "toy", {"toy": 2}))
     with pytest.raises(CheckpointError, match="was trained with"):
-        fit_epochs(modules, optimizers, step, batches, 2, path, {"toy": 2})
+        fit(training, 2, tmp_path, "toy", {"toy": 2})
+    run_epochs(tmp_path, 2)
     with pytest.raises(CheckpointError, match="holds 2 epochs, more than the 1"):
-        fit_epochs(modules, optimizers, step, batches, 1, path, {"toy": 1})
+        fit(training, 1, tmp_path, "toy", {"toy": 1})

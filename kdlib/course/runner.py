@@ -6,6 +6,7 @@ notebook joins the runner, CI and the overview without any change here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -20,8 +21,9 @@ import papermill
 import psutil
 import torch
 
-from kdlib.config import PROFILES, SETTINGS, resolve_device, resolve_profile
-from kdlib.runs import RunDir, project_root
+from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
+from kdlib.course.records import Machine, NotebookRun, RunDir, writable_folder
+from kdlib.store import project_root
 
 
 OWN_OPTIONS = {"profile": "--profile", "run_dir": "--run-dir"}  # runner options, not -p parameters
@@ -41,8 +43,9 @@ def declared_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
-def check_overrides(paths: list[Path], overrides: dict[str, Any]) -> None:
-    """Refuse, before anything runs, a parameter no notebook declares or a bad value."""
+def check_overrides(paths: list[Path], overrides: dict[str, Any], profile: str | None = None) -> None:
+    """Refuse, before anything runs, a parameter no notebook declares, a bad value, or values that do
+    nothing together with the profile's others (``check_together``)."""
     declared = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
     for name, value in overrides.items():
         if name in OWN_OPTIONS:
@@ -54,6 +57,8 @@ def check_overrides(paths: list[Path], overrides: dict[str, Any]) -> None:
             resolve_device(value)
         else:
             SETTINGS[name].check(name, value)
+    profile = resolve_profile(profile)
+    check_together({name: SETTINGS[name].default(profile) for name in declared if name in SETTINGS} | overrides)
 
 
 def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -110,63 +115,57 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
               record: bool = False, only: list[str] | None = None, start: str | None = None) -> dict[str, float]:
     """Execute every notebook into the run folder, in order; return seconds per notebook.
 
+    Each notebook runs into a ``.partial`` copy that replaces the executed notebook
+    only when it finished, so a failed or interrupted run keeps the last good one.
     A failing notebook stops the chain with a ``RuntimeError`` that names it and the
-    cell; its executed copy stays in the run folder. With ``update_committed`` the
-    executed notebooks, cleaned, replace those in ``notebooks/`` (how the committed
-    outputs are made); with ``record`` the timings go into ``notebooks/timings.json``,
-    which the overview notebook shows (record only runs that trained from scratch:
-    a run that loads checkpoints is fast). ``only`` names the notebooks to run
-    (e.g. ``["01_soft_labels"]``), ``start`` the first one; default: all.
-    Each notebook's wall time, the peak memory of its kernel and the parameters
-    it was given go into the run's ``metrics/runner.json``.
+    cell; its executed copy stays beside the good one as ``NAME.failed.ipynb``. With
+    ``update_committed`` the executed notebooks, cleaned, replace those in
+    ``notebooks/`` (how the committed outputs are made); with ``record`` the timings
+    go into ``notebooks/timings.json``, which the overview notebook shows (record only
+    runs that trained from scratch: a run that loads checkpoints is fast). ``only``
+    names the notebooks to run (e.g. ``["01_soft_labels"]``), ``start`` the first
+    one; default: all. Each notebook's wall time, the peak memory of its kernel and
+    the parameters it was given go into a ``NotebookRun`` record.
     """
     profile = resolve_profile(profile)
     overrides = dict(overrides or {})
     paths = select(only, start)
-    check_overrides(paths, overrides)
-    run_path = Path(run_dir).resolve() if run_dir is not None else project_root() / "runs" / profile
-    run_path.mkdir(parents=True, exist_ok=True)
+    check_overrides(paths, overrides, profile)
+    if run_dir is not None and str(run_dir).strip() == "":
+        raise ValueError("--run-dir is empty: name a folder, or leave it out for runs/<profile>")
+    run = RunDir(Path(run_dir if run_dir is not None else project_root() / "runs" / profile).resolve())
     os.environ["KDLIB_PROGRESS"] = "0"  # nobody watches a batch run; keep widgets out of the outputs
     timings: dict[str, float] = {}
     for path in paths:
-        output = run_path / path.name
+        output, partial = run.path / path.name, run.path / f"{path.stem}.partial.ipynb"
         print(f"[kdlib run] {path.name} (profile {profile}) -> {output}", flush=True)
         began = time.perf_counter()
-        parameters = _parameters_for(path, profile, run_path, overrides)
+        parameters = _parameters_for(path, profile, run.path, overrides)
         try:
             with PeakMemory() as memory:
-                papermill.execute_notebook(str(path), str(output), cwd=str(path.parent), progress_bar=False,
+                papermill.execute_notebook(str(path), str(partial), cwd=str(path.parent), progress_bar=False,
                                            parameters=parameters)
         except papermill.PapermillExecutionError as err:
+            failed = partial.replace(run.path / f"{path.stem}.failed.ipynb")
             raise RuntimeError(f"{path.name} failed in cell {err.cell_index} (execution count "
                                f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook "
-                               f"is kept at {output}") from None
+                               f"is kept at {failed}") from None
+        partial.replace(output)
         timings[path.stem] = round(time.perf_counter() - began, 1)
-        _record_run(run_path, path.stem, {"seconds": timings[path.stem], "peak_memory_mib": round(memory.peak_mib, 1),
-                                          "parameters": parameters, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                          "machine": machine(parameters.get("device"))})
+        NotebookRun(path.stem, timings[path.stem], round(memory.peak_mib, 1), parameters,
+                    time.strftime("%Y-%m-%dT%H:%M:%S"), machine(parameters.get("device"))).save(run)
         print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s, kernel peak memory "
               f"{memory.peak_mib:,.0f} MiB", flush=True)
         if update_committed:
             clean_notebook(output, path)
-    (run_path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    (run.path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     if record:
         record_timings(profile, timings)
     return timings
 
 
-def _record_run(run_path: Path, notebook: str, entry: dict[str, Any]) -> None:
-    """Add one notebook's wall time, peak memory and parameters to the run's ``metrics/runner.json``."""
-    run = RunDir(run_path)
-    target = run.path / "metrics" / "runner.json"
-    recorded = json.loads(target.read_text()) if target.is_file() else {}
-    run.write_metrics("runner", recorded | {notebook: entry})
-
-
-def machine(device: str | None = None) -> dict[str, Any]:
-    """What a measurement ran on: CPU model and count, the device a notebook resolves, torch's version.
-
-    (The threads a notebook used are in its own metrics' ``config``.)"""
+def machine(device: str | None = None) -> Machine:
+    """What a measurement ran on: CPU model and count, the device a notebook resolves, torch's version."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -174,7 +173,7 @@ def machine(device: str | None = None) -> dict[str, Any]:
                     if line.startswith("model name")), cpu)
     chosen = resolve_device(device)
     name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "cpu"
-    return {"cpu": cpu, "cpus": os.cpu_count(), "device": name, "torch": torch.__version__}
+    return Machine(cpu, os.cpu_count() or 1, name, torch.__version__)
 
 
 def record_timings(profile: str, timings: dict[str, float]) -> None:
@@ -182,7 +181,7 @@ def record_timings(profile: str, timings: dict[str, float]) -> None:
     target = notebooks_dir() / "timings.json"
     table = json.loads(target.read_text()) if target.is_file() else {}
     seconds = {**table.get(profile, {}).get("seconds", {}), **timings}
-    table[profile] = {"seconds": seconds, "machine": machine()}
+    table[profile] = {"seconds": seconds, "machine": dataclasses.asdict(machine())}
     target.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 
 
@@ -203,15 +202,31 @@ def course_table() -> str:
     return "\n".join(rows)
 
 
+PREPARED = ".kdlib-prepared"  # marks a folder that prepare_for_nbval made, and lists what it wrote
+
+
 def prepare_for_nbval(profile: str, out_dir: Path) -> list[Path]:
-    """Copy each notebook into ``out_dir`` with the profile and a fresh run folder injected.
+    """Copy each notebook into ``out_dir`` with the profile and a fresh run folder (``out_dir/run``) injected.
 
     The copies keep their committed outputs, so ``pytest --nbval-lax out_dir``
     executes each notebook once and checks the cells marked ``# NBVAL_CHECK_OUTPUT``.
+    A folder made by an earlier call is cleared first; any other folder that holds
+    anything is refused, and nothing is deleted that this function did not write.
     """
     profile = resolve_profile(profile)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        marker = out_dir / PREPARED
+        ours = set(marker.read_text().split()) | {PREPARED, "run"} if marker.is_file() else set()
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
+        if foreign:
+            raise ValueError(f"{out_dir} holds files that prepare did not write ({', '.join(foreign[:5])}): "
+                             f"give --out an empty or new folder")
+        for name in ours - {PREPARED}:
+            target = out_dir / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        marker.unlink()
+    out_dir = writable_folder(out_dir, "--out")
     run_path = (out_dir / "run").resolve()
     prepared = []
     for path in notebook_paths():
@@ -219,6 +234,7 @@ def prepare_for_nbval(profile: str, out_dir: Path) -> list[Path]:
         papermill.execute_notebook(str(path), str(target), prepare_only=True, progress_bar=False,
                                    parameters=_parameters_for(path, profile, run_path, {}))
         prepared.append(target)
+        (out_dir / PREPARED).write_text("\n".join(p.name for p in prepared) + "\n")
     return prepared
 
 

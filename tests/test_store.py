@@ -1,21 +1,23 @@
-"""Run folders and checkpoints: atomic writes, clear errors."""
+"""Checkpoints and files: atomic writes that honour the umask, clear errors."""
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 
 import pytest
 import torch
 
-from kdlib import CheckpointError, RunDir, load_checkpoint, load_weights, save_checkpoint
-from kdlib.runs import _atomic_write
+from kdlib import CheckpointError, load_checkpoint, save_checkpoint
+from kdlib.store import apply_weights, atomic_write, file_sha256, write_json
 
 
 def test_checkpoint_round_trip(tmp_path):
     model = torch.nn.Linear(3, 2)
     save_checkpoint(tmp_path / "m.pt", {"model": model.state_dict(), "epoch": 4})
     other = torch.nn.Linear(3, 2)
-    state = load_weights(other, tmp_path / "m.pt")
+    state = load_checkpoint(tmp_path / "m.pt")
+    apply_weights(other, state, tmp_path / "m.pt")
     assert state["epoch"] == 4 and torch.equal(other.weight, model.weight)
 
 
@@ -28,9 +30,21 @@ def test_failed_write_keeps_previous_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _atomic_write(target, broken)
+        atomic_write(target, broken)
     assert load_checkpoint(target) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_are_readable_as_the_umask_says(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / "m.pt", {"step": 1})
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    for name in ("m.pt", "r.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
 
 
 def test_truncated_checkpoint_raises_clear_error(tmp_path):
@@ -49,15 +63,11 @@ def test_missing_checkpoint_names_hint(tmp_path):
 def test_mismatched_architecture_names_tensors(tmp_path):
     save_checkpoint(tmp_path / "m.pt", {"model": torch.nn.Linear(3, 2).state_dict()})
     with pytest.raises(CheckpointError, match=r"weight: shape \[2, 3\] in file, \[4, 3\] in model"):
-        load_weights(torch.nn.Linear(3, 4), tmp_path / "m.pt")
+        apply_weights(torch.nn.Linear(3, 4), load_checkpoint(tmp_path / "m.pt"), tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match="missing 0.weight"):
-        load_weights(torch.nn.Sequential(torch.nn.Linear(3, 2)), tmp_path / "m.pt")
+        apply_weights(torch.nn.Sequential(torch.nn.Linear(3, 2)), load_checkpoint(tmp_path / "m.pt"), tmp_path / "m.pt")
 
 
-def test_run_dir_metrics_and_missing_inputs(tmp_path):
-    run = RunDir(tmp_path / "run")
-    path = run.write_metrics("00_overview", {"b": 2, "a": 1})
-    assert json.loads(path.read_text()) == {"a": 1, "b": 2}
-    assert run.read_metrics("00_overview") == {"a": 1, "b": 2}
-    with pytest.raises(FileNotFoundError, match=r"run notebooks/02_gan_teacher.ipynb"):
-        run.read_metrics("02_gan_teacher")
+def test_file_sha256_against_a_known_digest(tmp_path):
+    (tmp_path / "abc").write_bytes(b"abc")
+    assert file_sha256(tmp_path / "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

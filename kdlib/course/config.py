@@ -9,21 +9,23 @@ work starts. ``papermill -p name value`` overrides any one of them.
 
 from __future__ import annotations
 
+import math
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from kdlib.runs import RunDir, project_root
+from kdlib.distill import GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, VAEScratch
+from kdlib.store import project_root
+from kdlib.train import seed_everything
+from kdlib.course.records import RunDir
 
 PROFILES = ("smoke", "quick", "full")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
-    "quick": "the whole course in about 25 minutes on 2 CPU cores; results a reader can see",
+    "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
     "full": "best results: about 2.5 hours on 2 CPU cores (notebook 04 alone 74 minutes); not timed on a GPU",
 }
 
@@ -41,6 +43,7 @@ class Setting:
     low: float | None = None  # inclusive; for a list, of each item
     high: float | None = None  # inclusive; for a list, of each item
     optional: bool = False  # may be None
+    nonempty: bool = False  # a list that must hold at least one item
 
     def default(self, profile: str) -> Any:
         return getattr(self, profile)
@@ -59,6 +62,10 @@ class Setting:
         items = value if self.kind is list else [value]
         if self.kind is list and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
             raise ValueError(f"parameter {name}={value!r} must be a list of numbers: {self.help}")
+        if self.nonempty and not items:
+            raise ValueError(f"parameter {name}=[] is empty: give at least one value ({self.help})")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise ValueError(f"parameter {name}={value!r} must be a finite number: {self.help}")
         if any((self.low is not None and v < self.low) or (self.high is not None and v > self.high)
                for v in items):
             raise ValueError(f"parameter {name}={value!r} is out of range "
@@ -99,23 +106,26 @@ SETTINGS: dict[str, Setting] = {
     "gan_epochs": Setting("epochs of the GAN teacher", int, 1, 2, 8, low=1, high=1000),
     "gan_batch_size": Setting("images per GAN step (DCGAN: 128; smaller means more steps per epoch)", int,
                               64, 64, 64, low=2, high=8192),
-    "gan_learning_rate": Setting("Adam's learning rate for both GAN players (beta1 = 0.5)", float,
-                                 2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
+    "gan_learning_rate": Setting("Adam's learning rate for both GAN players (beta1 = 0.5); also the scratch "
+                                 "students' and every student's discriminator", float,
+                                 *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
     "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
-    "vae_learning_rate": Setting("Adam's learning rate for the VAE", float, 1e-3, 1e-3, 1e-3, low=1e-6, high=1.0),
+    "vae_learning_rate": Setting("Adam's learning rate for the VAE and its students", float,
+                                 *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
     # Notebooks 04 and 05: students of the generative teachers.
     "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
-                              [0.125], [0.125], [0.125, 0.25, 0.5], low=0.01, high=0.99),
+                              [0.125], [0.125], [0.125, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
     "gan_student_epochs": Setting("epochs of every GAN student (distilled or from scratch: same steps)", int,
                                   1, 1, 4, low=1, high=1000),
     "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,
                                   1, 2, 10, low=1, high=1000),
     "distill_learning_rate": Setting("Adam's learning rate for GAN students that learn from the teacher "
-                                     "(cosine-annealed to 0)", float, 1e-2, 1e-2, 1e-2, low=1e-6, high=1.0),
+                                     "(cosine-annealed to 0)", float, *[OutputDistillation.learning_rate] * 3,
+                                     low=1e-6, high=1.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
-                                  0.01, 0.01, 0.01, low=0.0, high=100.0),
+                                  *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
-                              1.0, 1.0, 1.0, low=0.0, high=100.0),
+                              *[OutputFeatures.feature_weight] * 3, low=0.0, high=100.0),
 }
 
 # Parameters every notebook has; resolved specially rather than from SETTINGS.
@@ -167,24 +177,32 @@ def resolve_profile(profile: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """``device``, else CUDA when available, else the CPU; refuses CUDA when there is none."""
+    """``device``, else CUDA when available, else the CPU; refuses CUDA when there is none, and devices that compute nothing."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"parameter device={device!r} is not a device (use 'cpu' or 'cuda')") from err
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"parameter device={device!r}: the course runs on 'cpu' or 'cuda', not {chosen.type!r}")
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"parameter device={device!r}: CUDA is not available here; "
                          f"use device='cpu' or leave device=None")
     return chosen
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch, so a run repeats exactly on the same machine and threads."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def check_together(values: dict[str, Any]) -> None:
+    """Refuse settings that are each allowed but together would silently do nothing."""
+    batch_sizes = {k: values[k] for k in ("batch_size", "gan_batch_size") if k in values}
+    too_big = {k: v for k, v in batch_sizes.items() if values.get("train_size") and v > values["train_size"]}
+    if too_big:
+        raise ValueError(f"train_size={values['train_size']} is smaller than {too_big}: training would take no "
+                         f"step; raise train_size or lower the batch size")
+    sweep = {k: values[k] for k in ("sweep_temperatures", "sweep_alphas") if k in values}
+    if len(sweep) == 2 and bool(sweep["sweep_temperatures"]) != bool(sweep["sweep_alphas"]):
+        raise ValueError(f"the T x alpha sweep needs both lists or neither, got {sweep}: one empty list "
+                         f"makes an empty grid")
 
 
 def configure(namespace: dict[str, Any]) -> Config:
@@ -209,10 +227,13 @@ def configure(namespace: dict[str, Any]) -> Config:
             given = namespace[name]
             setting = SETTINGS[name]
             values[name] = setting.check(name, setting.default(profile) if given is None else given)
+    check_together(values)
     run_dir = namespace.get("run_dir")
     if run_dir is not None and not isinstance(run_dir, str | Path):
         raise ValueError(f"parameter run_dir={run_dir!r} must be a path")
     path = Path(run_dir) if run_dir is not None else Path("runs") / profile
+    if str(run_dir).strip() == "":
+        raise ValueError("parameter run_dir='' is empty: name a folder, or leave run_dir=None for runs/<profile>")
     config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values)
     seed_everything(values.get("seed", 0))
     return config

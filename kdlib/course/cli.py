@@ -1,0 +1,102 @@
+"""Command line: ``python -m kdlib data|run|sweep|report|prepare``."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from kdlib import data
+from kdlib.course.config import PROFILES
+from kdlib.course.report import expand, update_readme, write_report
+from kdlib.course.runner import prepare_for_nbval, run_chain
+from kdlib.course.sweep import read_spec, run_sweep
+
+
+def _value(text: str) -> object:
+    """A parameter value as papermill's ``-p`` reads it: a Python literal, else a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdlib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("data", help="find, verify and report data sets")
+    check.add_argument("names", nargs="*", default=sorted(data.DATASETS), help="data sets (default: all)")
+    check.add_argument("--no-download", action="store_true", help="never try a download")
+
+    chain = argparse.ArgumentParser(add_help=False)  # the options of every command that runs the notebooks
+    chain.add_argument("--profile", choices=PROFILES, default=None, help="default: $KDLIB_PROFILE, else quick")
+    chain.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a parameter of the notebooks that declare it (repeatable)")
+    chain.add_argument("--only", action="append", metavar="NOTEBOOK",
+                       help="run only this notebook, e.g. 01_soft_labels (repeatable)")
+    chain.add_argument("--from", dest="start", metavar="NOTEBOOK",
+                       help="run this notebook and every one after it, e.g. 04_distilling_students")
+
+    run = commands.add_parser("run", parents=[chain], help="execute the notebooks in order with papermill")
+    run.add_argument("--run-dir", default=None, help="default: runs/<profile>")
+    run.add_argument("--update-notebooks", action="store_true",
+                     help="write the executed, cleaned notebooks back into notebooks/ (for committing)")
+    run.add_argument("--record-timings", action="store_true",
+                     help="store the measured times in notebooks/timings.json (shown by the overview)")
+
+    sweep = commands.add_parser("sweep", parents=[chain],
+                                help="run the notebooks once per point of a parameter grid (resumable)")
+    sweep.add_argument("spec", nargs="?", type=Path, help="YAML file: grid, and optionally profile, parameters, "
+                       "only, from, base")
+    sweep.add_argument("-g", "--grid", nargs=2, action="append", default=[], metavar=("NAME", "VALUES"),
+                       help="a grid axis, values separated by commas, e.g. -g temperature 1,4,20 (repeatable)")
+    sweep.add_argument("--out", required=True, help="folder of the sweep; one run folder per point")
+    sweep.add_argument("--base", type=Path, help="run folder whose checkpoints and records seed every point "
+                       "(e.g. the teachers for a sweep of notebook 04)")
+
+    report = commands.add_parser("report", help="collect the records of run folders into CSV, Markdown and plots")
+    report.add_argument("runs", nargs="*", type=Path, help="run folders (a sweep's folder: all its points)")
+    report.add_argument("--out", default="report", help="where to write (default: report/)")
+    report.add_argument("--readme", type=Path, help="instead: regenerate every '<!-- kdlib report RUN... --out "
+                        "FOLDER -->' block of this Markdown file from the runs it names")
+
+    prep = commands.add_parser("prepare", help="inject parameters into copies of the notebooks for nbval")
+    prep.add_argument("--profile", choices=PROFILES, default="smoke")
+    prep.add_argument("--out", default="build/nbval", help="an empty or new folder, or one made by prepare")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "data":
+            for name in args.names:
+                for split in ("train", "test"):
+                    found = data.load(name, split, download=not args.no_download)
+                    print(f"{name} {split}: {len(found)} images, SHA-256 verified, from {found.source}")
+        elif args.command == "run":
+            run_chain(args.profile, args.run_dir, {k: _value(v) for k, v in args.parameter},
+                      args.update_notebooks, args.record_timings, args.only, args.start)
+        elif args.command == "sweep":
+            spec = read_spec(args.spec) if args.spec else {"grid": {}}
+            grid = spec["grid"] | {name: [_value(v) for v in values.split(",")] for name, values in args.grid}
+            run_sweep(args.out, grid, args.profile or spec.get("profile"),
+                      spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
+                      args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"))
+        elif args.command == "report":
+            if bool(args.runs) == bool(args.readme):
+                raise ValueError("give run folders or --readme FILE (one of them)")
+            if args.readme:
+                for block in update_readme(args.readme):
+                    print(f"{args.readme}: regenerated the report of {block}")
+            else:
+                for kind, path in write_report(expand(args.runs), args.out).items():
+                    print(f"{kind}: {path}")
+        else:
+            if not args.out.strip():
+                raise ValueError("--out is empty: name a folder")
+            for path in prepare_for_nbval(args.profile, Path(args.out)):
+                print(path)
+    except (ValueError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,408 @@
+"""The run folder and the typed records that notebooks hand on through it.
+
+A record is a frozen dataclass, saved as JSON under ``records/`` with a schema
+version; ``save`` and ``load`` are the only place that maps a record to its
+file. Every record says which notebook writes it (``writer``), so a missing,
+truncated, foreign or out-of-date file is refused by name with the notebook to
+run. Records carry their provenance: data set, profile, the settings and
+SHA-256 of every checkpoint they stand for, and for a student its teacher's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from torch import nn
+
+from kdlib.distill import OBJECTIVES, STUDENT_MODULE, Student
+from kdlib.evaluate import Measurement, Quality, Ruler, compare
+from kdlib.models import as_generator, build
+from kdlib.store import atomic_write, file_sha256, load_module, write_json
+from kdlib.train import Trained
+
+SCHEMA = 1
+TEACHER_WRITERS = {"gan": "02_gan_teacher", "vae": "03_vae_teacher"}
+R = TypeVar("R", bound="Record")
+
+
+def rerun(writer: str) -> str:
+    """How to write a record again: "run notebooks/NN_name.ipynb", or "run" the command that writes it."""
+    return f"run notebooks/{writer}.ipynb" if re.fullmatch(r"\d\d_\w+", writer) else f"run {writer}"
+
+
+class RecordError(ValueError):
+    """A record is unreadable, out of date, or does not fit the records it is used with."""
+
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """``path`` as a folder this process can write into (created if missing), or a ValueError naming it."""
+    if str(path).strip() == "":
+        raise ValueError(f"{what} is empty: name a folder")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a folder: name a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".kdlib-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"{what} {path} cannot be written ({err.strerror}): choose a writable folder") from None
+    return path
+
+
+class RunDir:
+    """A run folder: ``checkpoints/``, ``records/`` and ``figures/`` under one path."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = writable_folder(path, "run folder")
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def checkpoints(self) -> Path:
+        return writable_folder(self.path / "checkpoints", "checkpoint folder")
+
+    def file(self, *parts: str) -> Path:
+        """A path inside the run folder, its parent folder created."""
+        target = self.path.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def save_figure(self, figure: Any, name: str) -> Path:
+        """Save a matplotlib figure as ``figures/<name>.png``."""
+        target = self.file("figures", f"{name}.png")
+        atomic_write(target, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+        return target
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """A JSON value as the dataclass field type ``hint`` wants it: dataclasses, tuples and dicts of them."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return _build(hint, value, str(hint))
+    if origin is tuple and isinstance(value, list):
+        return tuple(_typed(args[0], item) for item in value)
+    if origin is dict and isinstance(value, dict):
+        return {key: _typed(args[1], item) for key, item in value.items()}
+    if origin in (typing.Union, UnionType) and value is not None:
+        return _typed(next(a for a in args if a is not type(None)), value)
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """``cls(**data)``, refusing missing or unexpected fields with their names."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(data) != names:
+        raise RecordError(f"{where}: fields missing {sorted(names - set(data))}, unexpected "
+                          f"{sorted(set(data) - names)}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{name: _typed(hints[name], value) for name, value in data.items()})
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file in the run folder's ``checkpoints/`` and its SHA-256."""
+
+    file: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Artifact:
+        return cls(path.name, file_sha256(path))
+
+    def path(self, run: RunDir, writer: str) -> Path:
+        """The file, refused when missing or not the one recorded (replaced, retrained, damaged)."""
+        path = run.path / "checkpoints" / self.file
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {rerun(writer)} with run_dir={str(run.path)!r}")
+        if file_sha256(path) != self.sha256:
+            raise RecordError(f"{path} is not the file recorded by {writer} (SHA-256 {file_sha256(path)[:12]}..., "
+                              f"recorded {self.sha256[:12]}...): {rerun(writer)} again")
+        return path
+
+
+RECORDS: dict[str, type[Record]] = {}  # every record type by name
+
+
+class Record:
+    """Base of the records: saved as ``records/FILE`` (its ``KEY`` fields filled in), written by ``WRITER``."""
+
+    FILE: ClassVar[str]
+    WRITER: ClassVar[str]
+    KEY: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        RECORDS[cls.__name__] = cls
+
+    @classmethod
+    def file_name(cls, **key: Any) -> str:
+        return cls.FILE.format(**key)
+
+    @classmethod
+    def writer(cls, **key: Any) -> str:
+        return cls.WRITER
+
+    def key(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.KEY}
+
+    def save(self, run: RunDir) -> Path:
+        """Write the record atomically; return its path."""
+        target = run.file("records", self.file_name(**self.key()))
+        write_json(target, {"schema": SCHEMA, "type": type(self).__name__, "writer": self.writer(**self.key()),
+                            "record": dataclasses.asdict(self)})
+        return target
+
+    @classmethod
+    def load(cls: type[R], run: RunDir, **key: Any) -> R:
+        """The record, or an error that names its file and the notebook that writes it."""
+        path = run.path / "records" / cls.file_name(**key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {rerun(cls.writer(**key))} with run_dir="
+                                    f"{str(run.path)!r} first (or `make run`, which runs the notebooks in order)")
+        return read_record(path, cls)
+
+    def require(self, field: str, expected: Any, why: str) -> None:
+        """Refuse this record when its ``field`` is not ``expected``, naming both and the notebook to re-run."""
+        found = getattr(self, field)
+        if found != expected:
+            raise RecordError(f"{self.file_name(**self.key())} has {field} {_short(found)}, but {why} has "
+                              f"{_short(expected)}: the results would mix; {rerun(self.writer(**self.key()))} again "
+                              f"with the same run folder and settings")
+
+
+def _short(value: Any) -> str:
+    value = getattr(value, "checkpoint", value)  # a ruler is named by its feature network's checkpoint
+    return f"{value.file} (SHA-256 {value.sha256[:12]}...)" if isinstance(value, Artifact) else repr(value)
+
+
+def writer_of(name: str) -> str | None:
+    """The notebook that writes a record file of this name, if the name is a record's."""
+    for cls in RECORDS.values():
+        pattern = re.sub(r"\\\{(\w+)(?::[^}]*)?\\\}", r"(?P<\1>.+)", re.escape(cls.FILE))
+        if match := re.fullmatch(pattern, name):
+            return cls.writer(**match.groupdict())
+    return None
+
+
+def read_record(path: Path, cls: type[R] | None = None) -> R:
+    """The record in ``path`` (of type ``cls``, when given), refused by name when unreadable or out of date."""
+    writer = writer_of(path.name)
+    fix = f"{rerun(writer)} again" if writer else "run the notebook that writes it again"
+    try:
+        envelope = json.loads(path.read_text())
+        cls = cls or RECORDS[envelope["type"]]
+        if envelope["type"] != cls.__name__:
+            raise RecordError(f"{path} holds a {envelope['type']} record, not a {cls.__name__}")
+        if envelope["schema"] != SCHEMA:
+            raise RecordError(f"{path} has schema {envelope['schema']}, this kdlib reads schema {SCHEMA}")
+        return _build(cls, envelope["record"], str(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecordError(f"{path} is not valid JSON ({err}): it was cut off or edited; {fix}") from None
+    except (KeyError, TypeError) as err:
+        raise RecordError(f"{path} is not a kdlib record (no {err}); {fix}") from None
+    except (RecordError, ValueError) as err:
+        raise RecordError(f"{err}; {fix}") from None
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    """One classifier of Hinton et al.'s experiment: its test errors, size and checkpoint."""
+
+    name: str
+    test_errors: int
+    parameters: int
+    training_seconds: float
+    checkpoint: Artifact
+
+
+@dataclass(frozen=True)
+class TemperaturePoint:
+    """One distilled student of the temperature x alpha sweep."""
+
+    temperature: float
+    alpha: float
+    epochs: int
+    test_errors: int
+
+
+@dataclass(frozen=True)
+class Classifiers(Record):
+    """Notebook 01's teacher and students on the test set, and its sweep."""
+
+    dataset: str
+    profile: str
+    config: dict[str, Any]
+    test_images: int
+    models: tuple[ClassifierResult, ...]
+    sweep: tuple[TemperaturePoint, ...]
+    FILE, WRITER = "classifiers.json", "01_soft_labels"
+
+
+@dataclass(frozen=True)
+class RulerRecord:
+    """The feature network every quality number of a record was measured with."""
+
+    checkpoint: Artifact
+    accuracy: float
+
+    @classmethod
+    def of(cls, ruler: Ruler) -> RulerRecord:
+        return cls(Artifact.of(ruler.checkpoint), ruler.accuracy)
+
+
+@dataclass(frozen=True)
+class Teacher(Record):
+    """A trained generative teacher (GAN or VAE), how it was trained, and its measured quality."""
+
+    family: str
+    dataset: str
+    profile: str
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    checkpoint: Artifact
+    training_seconds: float
+    ruler: RulerRecord
+    quality: Measurement
+    floors: dict[str, Quality]
+    FILE, KEY = "teacher-{family}.json", ("family",)
+
+    @classmethod
+    def writer(cls, family: str) -> str:
+        if family not in TEACHER_WRITERS:
+            raise ValueError(f"family {family!r} is not one of {list(TEACHER_WRITERS)}")
+        return TEACHER_WRITERS[family]
+
+    def model(self, run: RunDir, device: torch.device | str = "cpu") -> nn.Module:
+        """The teacher, rebuilt from its settings and its verified checkpoint (evaluation mode)."""
+        model = build(self.family, self.settings["latent_dim"], self.settings["width"])
+        path = self.checkpoint.path(run, self.writer(self.family))
+        return load_module(model, path, STUDENT_MODULE[self.family]).to(device)
+
+
+@dataclass(frozen=True)
+class StudentRecord(Record):
+    """A trained student: what it is, how it was trained, from which teacher."""
+
+    family: str
+    objective: str
+    width: float
+    name: str
+    dataset: str
+    profile: str
+    settings: dict[str, Any]
+    checkpoint: Artifact
+    teacher: Artifact
+    training_seconds: float
+    steps: int
+    final_losses: dict[str, float]
+    FILE, WRITER, KEY = "student-{family}-{objective}-{width:g}.json", "04_distilling_students", (
+        "family", "objective", "width")
+
+    def model(self, run: RunDir, device: torch.device | str = "cpu") -> nn.Module:
+        """The student, rebuilt from its record and its verified checkpoint alone (evaluation mode)."""
+        model = build(self.family, self.settings["latent_dim"], self.width)
+        return load_module(model, self.checkpoint.path(run, self.writer()), STUDENT_MODULE[self.family]).to(device)
+
+
+def student_record(student: Student, trained: Trained, teacher: Teacher, profile: str) -> StudentRecord:
+    """The record of a student that ``kdlib.train_student`` trained from ``teacher``."""
+    history = trained.history
+    return StudentRecord(student.family, student.objective.name, student.width, student.name, teacher.dataset,
+                         profile, trained.settings, Artifact.of(trained.checkpoint), teacher.checkpoint,
+                         history["seconds"], len(next(iter(history["steps"].values()))), history["epochs"][-1])
+
+
+def trained_models(run: RunDir, family: str, widths: list[float], dataset: str, device: torch.device | str = "cpu"
+                   ) -> tuple[Teacher, list[StudentRecord], dict[str, nn.Module]]:
+    """A family's teacher and its students of ``widths`` (every objective), as records and as generators
+    (z -> image), each checkpoint verified. Refused: a teacher or student from another data set, a student
+    of another teacher than the one the run holds now."""
+    teacher = Teacher.load(run, family=family)
+    teacher.require("dataset", dataset, "this notebook")
+    students = [StudentRecord.load(run, family=family, objective=objective, width=width)
+                for width in widths for objective in OBJECTIVES[family]]
+    for student in students:
+        student.require("dataset", dataset, "this notebook")
+        student.require("teacher", teacher.checkpoint, f"the run's {family.upper()} teacher ({teacher.writer(family)})")
+    models = {f"{family.upper()} teacher": as_generator(teacher.model(run, device))}
+    models |= {student.name: as_generator(student.model(run, device)) for student in students}
+    return teacher, students, models
+
+
+@dataclass(frozen=True)
+class EvaluationRow(Measurement):
+    """One model of the evaluation: a teacher or a student, measured, with its fidelity to its teacher."""
+
+    name: str
+    family: str
+    objective: str  # "teacher" for a teacher
+    width: float
+    training_seconds: float
+    fidelity: float
+
+
+@dataclass(frozen=True)
+class Evaluation(Record):
+    """Every teacher and student of a run on one ruler."""
+
+    dataset: str
+    profile: str
+    config: dict[str, Any]
+    ruler: RulerRecord
+    rows: tuple[EvaluationRow, ...]
+    floors: dict[str, Quality]
+    evaluation_seconds: float
+    FILE, WRITER = "evaluation.json", "05_evaluation"
+
+
+def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[float], samples: int, seed: int = 0,
+                    device: torch.device | str = "cpu") -> list[EvaluationRow]:
+    """Each teacher, then its students of ``widths``, measured from the run's records and checkpoints alone
+    (``trained_models``); a teacher measured on another ruler is refused too."""
+    rows = []
+    for family in TEACHER_WRITERS:
+        teacher, students, models = trained_models(run, family, widths, dataset, device)
+        teacher.require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
+        measured = compare(models, measure, samples, seed, device)
+        for (name, (measurement, fidelity)), record in zip(measured.items(), [teacher, *students]):
+            rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name, family=family,
+                                      objective=getattr(record, "objective", "teacher"),
+                                      width=getattr(record, "width", 1.0),
+                                      training_seconds=record.training_seconds, fidelity=fidelity))
+    return rows
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a measurement ran on."""
+
+    cpu: str
+    cpus: int
+    device: str
+    torch: str
+
+
+@dataclass(frozen=True)
+class NotebookRun(Record):
+    """One notebook executed by the runner: wall time, the kernel's peak memory, parameters, machine."""
+
+    notebook: str
+    seconds: float
+    peak_memory_mib: float
+    parameters: dict[str, Any]
+    finished: str
+    machine: Machine
+
+    FILE, WRITER, KEY = "runner-{notebook}.json", "the runner (python -m kdlib run)", ("notebook",)

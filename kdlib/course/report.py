@@ -1,0 +1,284 @@
+"""Reports: the records of one or many run folders as one CSV, one Markdown file and the sweep's plots.
+
+A report loops over the record types, each with its section and row builder:
+the classifiers and their temperature x alpha sweep, the evaluation's teachers,
+students and targets (or, without an evaluation, the teachers alone), and per
+notebook the runner's wall time, peak memory and machine. Each row starts with
+the run's name and the parameters it was given (a sweep point's values, else the
+runner's overrides), so rows of many runs sit in one table. ``update_readme``
+regenerates the README's results from the runs its own markers name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shlex
+from collections.abc import Callable, Collection
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from kdlib.course.records import (Classifiers, Evaluation, EvaluationRow, NotebookRun, Record, Teacher, read_record,
+                                  writable_folder)
+from kdlib.course.sweep import SweepPoint, sweep_points
+from kdlib.evaluate import LABELS
+from kdlib.plots import quality_against
+from kdlib.tables import cell, markdown_table
+
+MODEL_COLUMNS = ("parameters", "macs_per_image", "images_per_second", "latency_ms", "frechet_distance", "precision",
+                 "recall", "density", "coverage", "fidelity", "training_seconds")  # keys of LABELS
+IN_CSV_ONLY = {"family", "objective", "width"}  # the model's name already says them
+README_BLOCK = re.compile(r"<!-- kdlib report (?P<args>[^>]*?) -->\n(?P<body>.*?)<!-- end of kdlib report -->", re.S)
+
+TARGETS = {"gan": {"fewer_parameters": 10.0, "versus_teacher": 1.3, "versus_scratch": 0.6, "speedup": 10.0},
+           "vae": {"fewer_parameters": 5.0, "versus_scratch": 0.8}}
+
+
+def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
+    """The course's targets (``TARGETS``) checked for every distilled student small enough to be held to them.
+
+    GAN: Fréchet distance <= 1.3x the teacher's and <= 0.6x the same-size scratch
+    student's, >= 10x the teacher's images/s; VAE: <= 0.8x the scratch student's.
+    """
+    checks = []
+    for row in rows:
+        teacher = next((r for r in rows if r.family == row.family and r.objective == "teacher"), None)
+        scratch = next((r for r in rows if r.family == row.family and r.objective == "scratch" and r.width == row.width),
+                       None)
+        if row.objective in ("teacher", "scratch") or teacher is None or scratch is None:
+            continue  # a teacher, a baseline, or a student without both references
+        target = TARGETS[row.family]
+        check = {"student": row.name, "fewer_parameters": teacher.parameters / row.parameters,
+                 "versus_teacher": row.frechet_distance / teacher.frechet_distance,
+                 "versus_scratch": row.frechet_distance / scratch.frechet_distance,
+                 "speedup": row.images_per_second / teacher.images_per_second}
+        if check["fewer_parameters"] >= target["fewer_parameters"]:
+            checks.append(check | {"met": all(check[key] <= limit if key.startswith("versus") else check[key] >= limit
+                                              for key, limit in target.items())})
+    return checks
+
+
+def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """``target_checks``' results as table rows: the ratios rounded, "yes"/"no" for the target."""
+    return [{"student": c["student"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
+             "FD / teacher's": f"{c['versus_teacher']:.2f}x", "FD / scratch's": f"{c['versus_scratch']:.2f}x",
+             "images/s / teacher's": f"{c['speedup']:.1f}x", "target met": "yes" if c["met"] else "no"}
+            for c in checks]
+
+
+def targets_text() -> str:
+    """The targets of ``TARGETS`` in words."""
+    gan, vae = TARGETS["gan"], TARGETS["vae"]
+    return (f"Targets: a GAN student with >= {gan['fewer_parameters']:g}x fewer parameters than its teacher has a "
+            f"Fréchet distance <= {gan['versus_teacher']:g}x the teacher's and <= {gan['versus_scratch']:g}x the "
+            f"scratch student's of its size, and >= {gan['speedup']:g}x the teacher's images/s; a VAE student with "
+            f">= {vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= "
+            f"{vae['versus_scratch']:g}x the scratch student's.")
+
+
+def _classifier_rows(record: Classifiers) -> list[dict[str, Any]]:
+    return [{"model": m.name, "test errors": m.test_errors, "parameters": m.parameters,
+             "training (s)": m.training_seconds} for m in record.models]
+
+
+def _sweep_rows(record: Classifiers) -> list[dict[str, Any]]:
+    return [{"model": "distilled student", "T": p.temperature, "alpha": p.alpha, "epochs": p.epochs,
+             "test errors": p.test_errors} for p in record.sweep]
+
+
+def _model_rows(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
+    return [{"model": r.name, "family": r.family, "objective": r.objective, "width": r.width,
+             **{LABELS[key]: getattr(r, key) for key in MODEL_COLUMNS}} for r in rows]
+
+
+def _teacher_rows(record: Teacher) -> list[dict[str, Any]]:
+    values = asdict(record.quality) | {"training_seconds": record.training_seconds}
+    return [{"model": f"{record.family.upper()} teacher",
+             **{LABELS[key]: values[key] for key in MODEL_COLUMNS if key in values}}]
+
+
+CLASSIFIERS = "Notebook 01: teacher and students (test errors out of 10,000)"
+MODELS = "Notebook 05: teachers and students"
+TARGETS_TITLE = "Notebook 05: the targets"
+RUNNER_TITLE = "Wall time, peak memory and machine per notebook"
+SECTIONS: list[tuple[type[Record], str, Callable[[Any], list[dict[str, Any]]]]] = [  # record type, title, rows
+    (Classifiers, CLASSIFIERS, _classifier_rows),
+    (Classifiers, "Notebook 01: distilled students over temperature and alpha", _sweep_rows),
+    (Teacher, "Notebooks 02 and 03: the teachers", _teacher_rows),
+    (Evaluation, MODELS, lambda record: _model_rows(list(record.rows))),
+    (Evaluation, TARGETS_TITLE, lambda record: target_rows(target_checks(list(record.rows)))),
+]
+
+
+def expand(runs: list[str | Path]) -> list[Path]:
+    """Run folders, a sweep's folder replaced by its points."""
+    return [point for run in map(Path, runs) for point in (sweep_points(run) or [run])]
+
+
+def run_records(run: Path) -> list[Record]:
+    """Every record of a run folder, each read and checked; a folder without records is an error."""
+    if not (run / "records").is_dir():
+        raise FileNotFoundError(f"{run} has no records/ folder: is it a run folder (python -m kdlib run --run-dir ...)?")
+    return [read_record(path) for path in sorted((run / "records").glob("*.json"))]
+
+
+def run_parameters(records: list[Record]) -> dict[str, Any]:
+    """What distinguishes a run: its sweep point, else the parameters the runner passed besides run_dir."""
+    point = next((r.point for r in records if isinstance(r, SweepPoint)), None)
+    if point is not None:
+        return dict(point)
+    given: dict[str, Any] = {}
+    for record in records:
+        if isinstance(record, NotebookRun):
+            given |= {k: v for k, v in record.parameters.items() if k != "run_dir"}
+    return given
+
+
+def machine_text(record: NotebookRun) -> str:
+    """A runner record's machine in one phrase, e.g. "AMD EPYC, 2 CPUs, cpu, torch 2.14.1"."""
+    m = record.machine
+    return f"{m.cpu}, {m.cpus} CPUs, {m.device}, torch {m.torch}"
+
+
+def collect(runs: list[str | Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows of every section, runner rows) of every run folder; each row names its section in ``"section"``."""
+    rows, runner = [], []
+    for run in map(Path, runs):
+        records = run_records(run)
+        head = {"run": run.name, **run_parameters(records)}
+        evaluated = any(isinstance(r, Evaluation) for r in records)
+        for record_type, title, make_rows in SECTIONS:
+            for record in (r for r in records if type(r) is record_type):
+                if record_type is Teacher and evaluated:
+                    continue  # the evaluation measured the teachers again, beside their students
+                setting = {k: record.config[k] for k in ("profile", "dataset", "device", "threads") if k in record.config}
+                rows += [{"section": title} | head | setting | row for row in make_rows(record)]
+        runner += [head | {"notebook": r.notebook, "seconds": r.seconds, "peak memory (MiB)": r.peak_memory_mib,
+                           "machine": machine_text(r)} for r in records if isinstance(r, NotebookRun)]
+    return rows, runner
+
+
+def compression_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The evaluation's rows as points of the compression curve: one line per family and objective (and run,
+    when several runs are reported); each teacher once."""
+    models = [row for row in rows if row["section"] == MODELS]
+    several = len({row["run"] for row in models}) > 1
+    points = {}
+    for row in models:
+        teacher = row["objective"] == "teacher"
+        label = row["objective"] if not several or teacher else f"{row['objective']} [{row['run']}]"
+        points.setdefault((row["family"], label, row["width"]),
+                          {"family": row["family"], "objective": label, "width": row["width"],
+                           "parameters": row["parameters"], "frechet_distance": row[LABELS["frechet_distance"]]})
+    return list(points.values())
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """All rows, the union of their columns (empty where a row has no value)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_columns(rows), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: json.dumps(v) if isinstance(v, list | tuple) else v for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+def section(title: str, rows: list[dict[str, Any]], hidden: Collection[str] = ()) -> str:
+    """A Markdown section without the ``hidden`` columns; columns with one value in every row are said once
+    above the table."""
+    columns = [c for c in _columns(rows) if c not in hidden]
+    shared = {c: rows[0].get(c) for c in columns
+              if len(rows) > 1 and all(c in row and row[c] == rows[0][c] for row in rows)}
+    said = "All rows: " + ", ".join(f"{c} {cell(v)}" for c, v in shared.items()) + ".\n\n" if shared else ""
+    table = [{c: row.get(c, "") for c in columns if c not in shared} for row in rows]
+    return f"## {title}\n\n{said}{markdown_table(table)}"
+
+
+def report_markdown(rows: list[dict[str, Any]], runner: list[dict[str, Any]], figures: dict[str, Path]) -> str:
+    """The report's Markdown sections; figures are linked by file name (they sit beside the report)."""
+    sections = []
+    for title in dict.fromkeys(row["section"] for row in rows):
+        text = section(title, [row for row in rows if row["section"] == title], IN_CSV_ONLY | {"section"})
+        sections.append(text + ("\n\n" + targets_text() if title == TARGETS_TITLE else ""))
+    if runner:
+        sections.append(section(RUNNER_TITLE, runner) + "\n\nWall time of the run that wrote the records (a run "
+                        "that loads its checkpoints is fast); peak memory is the notebook kernel's resident set size.")
+    sections += [f"![{caption}]({path.name})" for caption, path in figures.items()]
+    return "\n\n".join(sections)
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
+    """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation
+    ran, test errors against each swept numeric parameter for the classifiers) into ``out``."""
+    out = writable_folder(out, "--out")
+    rows, runner = collect(runs)
+    if not rows and not runner:
+        raise ValueError(f"no records found in {[str(r) for r in runs]}: run the notebooks first")
+    written = {"csv": out / "report.csv", "markdown": out / "report.md"}
+    written["csv"].write_text(to_csv(rows + [row | {"section": RUNNER_TITLE} for row in runner]))
+    figures = {}
+    curve = compression_points(rows)
+    if curve:
+        figures["Fréchet distance against parameters, distilled and from scratch"] = _save(
+            quality_against(curve, "parameters", "parameters used for sampling (log scale)"), out / "quality_vs_size.png")
+    given = [run_parameters(run_records(Path(run))) for run in runs]
+    swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
+             if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
+    classifiers = [row for row in rows if row["section"] == CLASSIFIERS]
+    for name in swept if classifiers else []:  # e.g. a temperature sweep of the classifiers
+        figure, ax = plt.subplots(figsize=(5, 3.2))
+        for model in dict.fromkeys(row["model"] for row in classifiers):
+            ax.plot(*zip(*sorted((row[name], row["test errors"]) for row in classifiers if row["model"] == model)),
+                    marker="o", label=model)
+        ax.set_xlabel(name)
+        ax.set_ylabel("test errors")
+        ax.legend(fontsize=8)
+        figures[f"Notebook 01: test errors against {name}"] = _save(figure, out / f"errors_vs_{name}.png")
+    written |= {f"plot {caption}": path for caption, path in figures.items()}
+    written["markdown"].write_text(f"# Report of {len(runs)} run(s)\n\n{report_markdown(rows, runner, figures)}\n")
+    return written
+
+
+def update_readme(readme: str | Path) -> list[str]:
+    """Regenerate every ``<!-- kdlib report RUN... --out FOLDER -->`` ... ``<!-- end of kdlib report -->``
+    block of ``readme`` from the runs its marker names (paths relative to the README); return the markers."""
+    readme = Path(readme)
+    done = []
+
+    def fill(match: re.Match[str]) -> str:
+        words = shlex.split(match["args"])
+        if len(words) < 3 or words[-2] != "--out" or "--out" in words[:-2]:
+            raise ValueError(f"{readme}: marker '<!-- kdlib report {match['args']} -->' must read "
+                             "'<!-- kdlib report RUN... --out FOLDER -->'")
+        written = write_report(expand([readme.parent / run for run in words[:-2]]), readme.parent / words[-1])
+        body = written["markdown"].read_text().split("\n", 2)[2].rstrip("\n")  # without the title
+        body = re.sub(r"^## ", "#### ", body, flags=re.M)
+        for key, path in written.items():
+            if key.startswith("plot "):
+                body = body.replace(f"]({path.name})", f"]({Path(os.path.relpath(path, readme.parent)).as_posix()})")
+        done.append(match["args"])
+        return (f"<!-- kdlib report {match['args']} -->\n_Generated by `python -m kdlib report --readme "
+                f"{readme.name}` from {', '.join(f'`{w}`' for w in words[:-2])}; CSV and Markdown in "
+                f"`{words[-1]}/`._\n\n{body}\n<!-- end of kdlib report -->")
+
+    updated = README_BLOCK.sub(fill, readme.read_text())
+    if not done:
+        raise ValueError(f"{readme} has no '<!-- kdlib report RUN... --out FOLDER -->' ... "
+                         "'<!-- end of kdlib report -->' block to fill")
+    readme.write_text(updated)
+    return done

@@ -1,0 +1,204 @@
+"""Typed run records: round trips, damaged files refused by name, stale and mixed results refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kdlib import OBJECTIVES, STUDENT_MODULE, Generator, Student, VAE, save_checkpoint, train_student
+from kdlib.course import (Artifact, ClassifierResult, Classifiers, Evaluation, RecordError, RulerRecord, RunDir,
+                          StudentRecord, Teacher, TemperaturePoint, evaluation_rows, student_record)
+from kdlib.course.records import writable_folder
+from kdlib.evaluate import Measurement, Quality, Ruler, reference
+from kdlib.features import FeatureNet
+
+QUALITY = Quality(frechet_distance=1.0, precision=0.5, recall=0.5, density=1.0, coverage=0.5, class_shares=(0.5, 0.5),
+                  class_kl_to_data=0.0, classes_covered=2, inception_score=2.0)
+MEASUREMENT = Measurement(**vars(QUALITY), samples=10, parameters=10, macs_per_image=20, images_per_second=1.0,
+                          latency_ms=1.0, threads=1, device="cpu", batch=4)
+
+
+def tiny_ruler(run: RunDir, seed: int = 5) -> Ruler:
+    """A feature network with random weights, saved so that records can name it, and its test-set reference."""
+    torch.manual_seed(seed)
+    net = FeatureNet().eval()
+    path = run.checkpoints / f"feature_net_{seed}.pt"
+    save_checkpoint(path, {"model": net.state_dict()})
+    images = torch.randint(0, 256, (300, 1, 28, 28), generator=torch.Generator().manual_seed(6), dtype=torch.uint8)
+    return Ruler(net, 0.5, reference(net, images, torch.arange(300) % 10), {}, path)
+
+
+def save_teacher(run: RunDir, family: str, ruler: Ruler, seed: int = 0, dataset: str = "fashion-mnist") -> Teacher:
+    """A tiny teacher with random weights, saved as notebooks 02 and 03 save theirs."""
+    torch.manual_seed(seed)
+    settings = {"latent_dim": 8, "width": 0.5} if family == "gan" else {"latent_dim": 4, "width": 0.5}
+    model = (Generator if family == "gan" else VAE)(settings["latent_dim"], settings["width"])
+    path = run.checkpoints / f"{family}_teacher_{seed}.pt"
+    save_checkpoint(path, {"modules": {STUDENT_MODULE[family]: model.state_dict()}})
+    record = Teacher(family, dataset, "smoke", {"profile": "smoke"}, settings, Artifact.of(path), 1.0,
+                     RulerRecord.of(ruler), MEASUREMENT, {"real train": QUALITY})
+    record.save(run)
+    return record
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A run folder as notebooks 02-04 leave it, made once; each test works on its own copy (``make_run``)."""
+    path = tmp_path_factory.mktemp("template") / "run"
+    return path, *build_run(path)
+
+
+@pytest.fixture
+def make_run(trained_run):
+    def copy(path):
+        template, ruler, students = trained_run
+        shutil.copytree(template, path, dirs_exist_ok=True)
+        return RunDir(path), dataclasses.replace(ruler, checkpoint=path / "checkpoints" / ruler.checkpoint.name), students
+    return copy
+
+
+def build_run(path):
+    """Two tiny teachers and one student of each objective, trained and recorded."""
+    run = RunDir(path)
+    ruler = tiny_ruler(run)
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    students = []
+    for family, objectives in OBJECTIVES.items():
+        teacher = save_teacher(run, family, ruler)
+        for objective in objectives.values():
+            student = Student(objective(), 0.25)
+            _, trained = train_student(student, teacher.model(run), images, torch.arange(64) % 10, 1, 16, 0,
+                                       run.checkpoints, {"teacher": teacher.checkpoint.sha256})
+            students.append(student_record(student, trained, teacher, "smoke"))
+            students[-1].save(run)
+    return ruler, students
+
+
+def test_records_round_trip_with_their_nested_types(tmp_path):
+    run = RunDir(tmp_path)
+    ruler = tiny_ruler(run)
+    teacher = save_teacher(run, "gan", ruler)
+    loaded = Teacher.load(run, family="gan")
+    assert loaded == teacher and isinstance(loaded.quality, Measurement) and loaded.quality.class_shares == (0.5, 0.5)
+    assert isinstance(loaded.floors["real train"], Quality) and loaded.ruler.checkpoint.file == "feature_net_5.pt"
+    classifiers = Classifiers("mnist", "full", {}, 10_000, (ClassifierResult("teacher", 67, 10, 1.5, Artifact("t.pt", "0" * 64)),),
+                              (TemperaturePoint(4.0, 0.5, 8, 70),))
+    assert classifiers.save(run) == tmp_path / "records" / "classifiers.json"
+    assert Classifiers.load(run) == classifiers
+    envelope = json.loads((tmp_path / "records" / "teacher-gan.json").read_text())
+    assert envelope["schema"] == 1 and envelope["type"] == "Teacher" and envelope["writer"] == "02_gan_teacher"
+
+
+def test_missing_damaged_or_foreign_records_are_refused_by_name(tmp_path):
+    run = RunDir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"teacher-vae.json is missing: run notebooks/03_vae_teacher.ipynb"):
+        Teacher.load(run, family="vae")
+    with pytest.raises(ValueError, match="family 'flow' is not one of"):
+        Teacher.load(run, family="flow")
+    teacher = save_teacher(run, "gan", tiny_ruler(run))
+    path = tmp_path / "records" / "teacher-gan.json"
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(RecordError, match=r"teacher-gan.json is not valid JSON .* run notebooks/02_gan_teacher.ipynb"):
+        Teacher.load(run, family="gan")
+    envelope = json.loads(text)
+    del envelope["record"]["ruler"]
+    envelope["record"]["colour"] = "blue"
+    path.write_text(json.dumps(envelope))
+    with pytest.raises(RecordError, match=r"fields missing \['ruler'\], unexpected \['colour'\].*02_gan_teacher"):
+        Teacher.load(run, family="gan")
+    path.write_text(text.replace('"schema": 1', '"schema": 0'))
+    with pytest.raises(RecordError, match="has schema 0, this kdlib reads schema 1"):
+        Teacher.load(run, family="gan")
+    path.write_text(text.replace('"type": "Teacher"', '"type": "Evaluation"'))
+    with pytest.raises(RecordError, match="holds a Evaluation record, not a Teacher"):
+        Teacher.load(run, family="gan")
+    path.write_text(text)
+    checkpoint = tmp_path / "checkpoints" / teacher.checkpoint.file
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"x")  # replaced or damaged since the record was written
+    with pytest.raises(RecordError, match="is not the file recorded by 02_gan_teacher"):
+        Teacher.load(run, family="gan").model(run)
+    checkpoint.unlink()
+    with pytest.raises(FileNotFoundError, match="gan_teacher_0.pt is missing: run notebooks/02_gan_teacher.ipynb"):
+        Teacher.load(run, family="gan").model(run)
+
+
+def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_ruler(tmp_path, make_run):
+    run, ruler, students = make_run(tmp_path)
+    rows = evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200, seed=1)
+    assert [row.name for row in rows] == (["GAN teacher"] + [s.name for s in students if s.family == "gan"]
+                                          + ["VAE teacher"] + [s.name for s in students if s.family == "vae"])
+    assert rows[0].fidelity == 0.0 and all(row.fidelity > 0 for row in rows[1:5])
+    assert rows[0].parameters == sum(p.numel() for p in Generator(8, 0.5).parameters())
+    # The data set switched: notebook 05 run on MNIST over a Fashion-MNIST run.
+    with pytest.raises(RecordError, match=r"teacher-gan.json has dataset 'fashion-mnist', but this notebook has "
+                                          r"'mnist'.*run notebooks/02_gan_teacher.ipynb again"):
+        evaluation_rows(run, ruler, "mnist", [0.25], samples=200)
+    # Another feature network (e.g. other feature_epochs) than the one the teachers were measured with.
+    with pytest.raises(RecordError, match=r"teacher-gan.json has ruler feature_net_5.pt .* this evaluation's feature "
+                                          r"network has feature_net_9.pt"):
+        evaluation_rows(run, tiny_ruler(run, seed=9), "fashion-mnist", [0.25], samples=200)
+    # Students of a width notebook 04 did not train.
+    with pytest.raises(FileNotFoundError, match="student-gan-output-0.5.json is missing: run notebooks/04"):
+        evaluation_rows(run, ruler, "fashion-mnist", [0.5], samples=200)
+    # The GAN teacher retrained (notebook 02 run again with other settings), the students not.
+    save_teacher(run, "gan", ruler, seed=1)
+    with pytest.raises(RecordError, match=r"student-gan-output-0.25.json has teacher gan_teacher_0.pt .* but the run's "
+                                          r"GAN teacher \(02_gan_teacher\) has gan_teacher_1.pt .*"
+                                          r"run notebooks/04_distilling_students.ipynb again"):
+        evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200)
+
+
+RULER = """
+import torch
+from pathlib import Path
+from kdlib.evaluate import Ruler, reference
+from kdlib.features import FeatureNet
+torch.manual_seed(5)
+net = FeatureNet().eval()
+images = torch.randint(0, 256, (300, 1, 28, 28), generator=torch.Generator().manual_seed(6), dtype=torch.uint8)
+measure = Ruler(net, 0.5, reference(net, images, torch.arange(300) % 10), {{}}, Path({path!r}))
+"""
+
+
+def test_the_evaluation_is_rebuilt_from_records_and_checkpoints_alone_in_a_new_process(tmp_path, make_run):
+    run, ruler, _ = make_run(tmp_path)
+    rows = evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200, seed=1)
+    script = RULER.format(path=str(ruler.checkpoint)) + (
+        f"import dataclasses, json\nfrom kdlib.course import RunDir, evaluation_rows\n"
+        f"rows = evaluation_rows(RunDir({str(tmp_path)!r}), measure, 'fashion-mnist', [0.25], 200, 1)\n"
+        f"print(json.dumps([dataclasses.asdict(row) for row in rows]))")
+    rebuilt = json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                                        text=True).stdout)
+    assert [row["name"] for row in rebuilt] == [row.name for row in rows]
+    compared = ("parameters", "macs_per_image", "frechet_distance", "precision", "recall", "fidelity")
+    for again, row in zip(rebuilt, rows):
+        assert [again[k] for k in compared] == pytest.approx([getattr(row, k) for k in compared], rel=1e-6)
+    evaluation = Evaluation("fashion-mnist", "smoke", {}, RulerRecord.of(ruler), tuple(rows), {}, 1.0)
+    evaluation.save(run)
+    assert Evaluation.load(run) == evaluation
+
+
+def test_student_records_say_what_they_learned_from(tmp_path, make_run):
+    run, _, students = make_run(tmp_path)
+    record = StudentRecord.load(run, family="gan", objective="output+adversarial", width=0.25)
+    assert record == next(s for s in students if s.objective == "output+adversarial")
+    assert record.teacher == Teacher.load(run, family="gan").checkpoint and record.steps == 4
+    assert record.settings["adversarial_weight"] == 0.01 and record.settings["teacher"] == record.teacher.sha256
+    assert dataclasses.asdict(record)["name"] == "GAN 1/4 output+adversarial"
+
+
+def test_run_folders_that_cannot_be_written_are_refused(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ValueError, match="run folder .*file is a file, not a folder"):
+        RunDir(tmp_path / "file")
+    with pytest.raises(ValueError, match="run folder is empty"):
+        RunDir("")
+    with pytest.raises(ValueError, match="cannot be written"):
+        writable_folder("/proc/kdlib-cannot-write-here", "--out")
