@@ -9,7 +9,9 @@ from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, Lat
                            OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
                            decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
 from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
-                            ruler, sampler, summary_row)
+                            ruler, ruler_of, sampler, summary_row)
+from kdlib.features import FeatureNet, feature_network
+from kdlib.metrics import recognisable_share
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
 from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
@@ -28,6 +30,7 @@ __all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "c
     "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table", "Measurement", "MLP",
     "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial", "OutputDistillation", "OutputFeatures",
     "parameter_count", "predict_logits", "progress", "Quality", "quality_against", "render", "Ruler", "ruler",
+    "ruler_of", "recognisable_share", "FeatureNet", "feature_network",
     "sampler", "save_checkpoint", "scale", "seed_everything", "settings_digest", "snapshots", "soften", "speed",
     "Student", "STUDENT_MODULE", "summary_row", "train_student", "Trained", "Training", "update", "VAE",
     "vae_losses", "vae_step", "VAEDistillation", "VAEScratch"]

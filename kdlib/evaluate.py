@@ -198,9 +198,16 @@ class Ruler:
 def ruler(dataset: str, checkpoints: Path, feature_epochs: int, device: torch.device | str = "cpu", seed: int = 0,
           samples: int = 10_000, train_size: int | None = None) -> Ruler:
     """The ruler: its feature network (trained once into ``checkpoints``, then loaded) and references."""
-    net, accuracy, checkpoint = feature_network(dataset, checkpoints, feature_epochs, device=device, seed=seed,
-                                                train_size=train_size)
+    net, _, checkpoint = feature_network(dataset, checkpoints, feature_epochs, device=device, seed=seed,
+                                         train_size=train_size)
+    return ruler_of(net, dataset, checkpoint, seed=seed, samples=samples)
+
+
+def ruler_of(net: FeatureNet, dataset: str, checkpoint: Path, seed: int = 0, samples: int = 10_000) -> Ruler:
+    """A ruler made of a given feature network (e.g. a shipped one): its test accuracy, references and floors."""
     test = load(dataset, "test")
     real = reference(net, test.images, test.labels)  # embedded once, shared with the floor rows
+    _, probabilities = net.embed(scale(test.images).to(next(net.parameters()).device))
+    accuracy = float((probabilities.argmax(1).cpu() == test.labels).float().mean())
     floors = floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real)
     return Ruler(net, accuracy, real, floors, checkpoint)

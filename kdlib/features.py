@@ -46,20 +46,21 @@ class FeatureNet(nn.Module):
 
 
 def feature_network(dataset: str, checkpoints: Path, epochs: int, device: torch.device | str = "cpu",
-                    batch_size: int = 128, seed: int = 0, train_size: int | None = None
+                    batch_size: int = 128, seed: int = 0, train_size: int | None = None, jitter: int = 0
                     ) -> tuple[FeatureNet, float, Path]:
     """The data set's feature network, its test accuracy and its checkpoint: loaded from ``checkpoints``, else trained.
 
-    ``train_size`` limits training to the first images (the smoke profile's shortcut; None: all).
+    ``train_size`` limits training to the first images (the smoke profile's shortcut; None: all); ``jitter``
+    shifts each training image by up to that many pixels (augmentation for a stronger ruler).
     """
     settings = {"name": "feature_net", "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "seed": seed}
-    if train_size is not None:
-        settings["train_size"] = train_size
+    settings |= {k: v for k, v in (("train_size", train_size), ("jitter", jitter)) if v}
     train, test = load(dataset, "train"), load(dataset, "test")
     torch.manual_seed(seed)
     net = FeatureNet(len(train.classes)).to(device)
     labels = train.labels[:train_size].to(device)
-    batches = Batches(train.images[:train_size], torch.arange(len(labels)), batch_size, seed=seed, device=device)
+    batches = Batches(train.images[:train_size], torch.arange(len(labels)), batch_size, seed=seed,
+                      jitter=jitter, device=device)
     training = classifier_training(net, batches, epochs, 2e-3,
                                    lambda logits, x, rows: F.cross_entropy(logits, labels[rows]))
     trained = fit(training, epochs, checkpoints, f"feature_net_{dataset}", settings,

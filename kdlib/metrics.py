@@ -145,3 +145,13 @@ def class_statistics(probabilities: torch.Tensor, data_distribution: torch.Tenso
     mean_kl = float((torch.special.xlogy(p, p) - torch.special.xlogy(p, marginal)).sum(1).mean())
     return {"class_shares": shares.tolist(), "class_kl_to_data": kl_to_data,
             "classes_covered": int((shares >= min_share).sum()), "inception_score": math.exp(mean_kl)}
+
+
+def recognisable_share(probabilities: torch.Tensor, threshold: float = 0.9) -> float:
+    """The share of images a classifier assigns to one class with probability at least ``threshold``: how many
+    look clearly like something. Read it against the same share for real images (``recognisable_ratio``)."""
+    p = probabilities.detach()
+    if p.dim() != 2 or not 0.0 < threshold <= 1.0:
+        raise ValueError(f"probabilities must be N x classes and 0 < threshold <= 1, got shape {list(p.shape)} "
+                         f"and threshold {threshold}")
+    return float((p.max(1).values >= threshold).double().mean())

@@ -8,6 +8,7 @@ temporary file is created with mode 0666 minus the umask, as ``open`` would.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -47,8 +48,11 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` (tensors, numbers, strings, nested dicts/lists) atomically."""
-    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+    """Write ``state`` (tensors, numbers, strings, nested dicts/lists) atomically. The same state gives the same
+    bytes (saved through a buffer: ``torch.save`` to a path names its archive after the temporary file)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(Path(path), lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
 def load_checkpoint(path: str | Path, hint: str = "") -> dict[str, Any]:

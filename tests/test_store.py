@@ -21,6 +21,13 @@ def test_checkpoint_round_trip(tmp_path):
     assert state["epoch"] == 4 and torch.equal(other.weight, model.weight)
 
 
+def test_the_same_state_saves_to_the_same_bytes_under_any_name(tmp_path):
+    state = {"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 4}
+    save_checkpoint(tmp_path / "a.pt", state)
+    save_checkpoint(tmp_path / "b.pt", state)  # torch.save to a path would name its archive "a" and "b"
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
 def test_failed_write_keeps_previous_file(tmp_path):
     target = tmp_path / "m.pt"
     save_checkpoint(target, {"step": 1})

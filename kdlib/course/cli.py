@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdlib data|run|sweep|report|prepare``."""
+"""Command line: ``python -m kdlib data|run|sweep|report|prepare|teachers``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from kdlib import data
-from kdlib.course.config import PROFILES
+from kdlib.course.config import PROFILES, RECIPES
 from kdlib.course.report import expand, update_readme, write_report
 from kdlib.course.runner import prepare_for_nbval, run_chain
+from kdlib.course.shipped import PRETRAINED, make_shipped
 from kdlib.course.sweep import read_spec, run_sweep
 
 
@@ -66,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--profile", choices=PROFILES, default="smoke")
     prep.add_argument("--out", default="build/nbval", help="an empty or new folder, or one made by prepare")
 
+    ship = commands.add_parser("teachers", help="train the models shipped under pretrained/ from their recipes "
+                               "(kdlib.course.config.RECIPES) and write each with its manifest")
+    ship.add_argument("--only", action="append", choices=sorted(RECIPES), metavar="NAME",
+                      help=f"only this model (repeatable): {', '.join(sorted(RECIPES))}")
+    ship.add_argument("--work", type=Path, default=Path("runs/teachers"),
+                      help="folder of the training checkpoints (resumable; default runs/teachers)")
+    ship.add_argument("--out", type=Path, default=PRETRAINED, help="where the shipped files go (default pretrained/)")
+    ship.add_argument("--replace", action="store_true", help="train again and replace files already there")
+    ship.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "data":
@@ -91,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for kind, path in write_report(expand(args.runs), args.out).items():
                     print(f"{kind}: {path}")
+        elif args.command == "teachers":
+            for name in args.only or sorted(RECIPES):
+                manifest = make_shipped(name, args.work, args.out, args.device, args.replace)
+                print(f"{args.out / manifest.file}: SHA-256 {manifest.sha256}, quality {manifest.quality}")
         else:
             if not args.out.strip():
                 raise ValueError("--out is empty: name a folder")

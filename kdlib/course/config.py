@@ -128,6 +128,24 @@ SETTINGS: dict[str, Setting] = {
                               *[OutputFeatures.feature_weight] * 3, low=0.0, high=100.0),
 }
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one model shipped under ``pretrained/`` is trained: ``python -m kdlib teachers --only NAME``.
+    ``settings`` are the trainer's keyword arguments, all of which name its checkpoint."""
+
+    name: str
+    kind: str  # "ruler": the data set's feature network (kdlib.feature_network)
+    dataset: str
+    settings: dict[str, Any]
+    eval_samples: int = 10_000  # images behind each quality number of the manifest
+
+
+RECIPES = {recipe.name: recipe for recipe in (
+    Recipe("ruler-mnist", "ruler", "mnist", {"epochs": 10, "jitter": 2, "batch_size": 128, "seed": 0}),
+    Recipe("ruler-fashion-mnist", "ruler", "fashion-mnist", {"epochs": 15, "jitter": 2, "batch_size": 128, "seed": 0}),
+)}
+
+
 # Parameters every notebook has; resolved specially rather than from SETTINGS.
 SPECIAL = {
     "profile": "smoke | quick | full; None: $KDLIB_PROFILE, else quick",

@@ -90,7 +90,7 @@ def _typed(hint: Any, value: Any) -> Any:
     """A JSON value as the dataclass field type ``hint`` wants it: dataclasses, tuples and dicts of them."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return _build(hint, value, str(hint))
+        return from_json(hint, value, str(hint))
     if origin is tuple and isinstance(value, list):
         return tuple(_typed(args[0], item) for item in value)
     if origin is dict and isinstance(value, dict):
@@ -100,7 +100,7 @@ def _typed(hint: Any, value: Any) -> Any:
     return value
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+def from_json(cls: type, data: dict[str, Any], where: str) -> Any:
     """``cls(**data)``, refusing missing or unexpected fields with their names."""
     names = {f.name for f in dataclasses.fields(cls)}
     if set(data) != names:
@@ -207,7 +207,7 @@ def read_record(path: Path, cls: type[R] | None = None) -> R:
             raise RecordError(f"{path} holds a {envelope['type']} record, not a {cls.__name__}")
         if envelope["schema"] != SCHEMA:
             raise RecordError(f"{path} has schema {envelope['schema']}, this kdlib reads schema {SCHEMA}")
-        return _build(cls, envelope["record"], str(path))
+        return from_json(cls, envelope["record"], str(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RecordError(f"{path} is not valid JSON ({err}): it was cut off or edited; {fix}") from None
     except (KeyError, TypeError) as err:

@@ -1,0 +1,190 @@
+"""Models shipped with the course under ``pretrained/``: made by ``python -m kdlib teachers``, loaded verified.
+
+``pretrained/NAME.pt`` holds a model's weights and the recipe that trained it; ``NAME.json`` beside it is its
+manifest: SHA-256, recipe, command, git commit, machine, training time and measured quality. Loading checks
+the manifest against today's recipe (``kdlib.course.config.RECIPES``), the file against the manifest's
+SHA-256 and the recipe stored inside it, and reads it with ``weights_only=True``: a corrupt, replaced,
+foreign or out-of-date file is refused by name, with the command that makes it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdlib.batches import scale
+from kdlib.data import load
+from kdlib.evaluate import Ruler, ruler_of
+from kdlib.features import FeatureNet, feature_network
+from kdlib.metrics import recognisable_share
+from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
+from kdlib.course.config import RECIPES, Recipe, resolve_device
+from kdlib.course.records import Machine, RecordError, from_json
+from kdlib.course.runner import machine
+
+SCHEMA = 1
+PRETRAINED = project_root() / "pretrained"
+
+
+def command(name: str) -> str:
+    return f"python -m kdlib teachers --only {name}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a shipped file is and how it was made; ``pretrained/NAME.json``."""
+
+    name: str
+    kind: str
+    dataset: str
+    settings: dict[str, Any]
+    file: str
+    sha256: str
+    bytes: int
+    precision: str
+    command: str
+    commit: str
+    machine: Machine
+    threads: int
+    training_seconds: float
+    quality: dict[str, float]
+
+    def recipe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "dataset": self.dataset, "settings": self.settings}
+
+    def save(self, folder: Path) -> Path:
+        target = folder / f"{self.name}.json"
+        write_json(target, {"schema": SCHEMA, "type": "Manifest", "manifest": dataclasses.asdict(self)})
+        return target
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        """The manifest in ``path``, refused by name when missing, unreadable or of another schema."""
+        fix = f"run `{command(path.stem)}` to make it again"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {fix}")
+        try:
+            envelope = json.loads(path.read_text())
+            if envelope.get("type") != "Manifest" or envelope.get("schema") != SCHEMA:
+                raise RecordError(f"{path} is not a schema-{SCHEMA} kdlib manifest")
+            return from_json(cls, envelope["manifest"], str(path))
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as err:
+            raise RecordError(f"{path} is not a readable manifest ({type(err).__name__}: {err}); {fix}") from None
+
+
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    return {"name": recipe.name, "kind": recipe.kind, "dataset": recipe.dataset, "settings": recipe.settings}
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``+dirty`` when tracked code (not ``pretrained/``) has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!pretrained")
+        return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def _train_ruler(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path, dict[str, float]]:
+    """Train (or load from ``work``) the feature network; its quality: test accuracy and the real-image rows."""
+    net, _, checkpoint = feature_network(recipe.dataset, work, device=device, **recipe.settings)
+    measure = ruler_of(net, recipe.dataset, checkpoint, samples=recipe.eval_samples)
+    _, probabilities = net.embed(scale(load(recipe.dataset, "test").images).to(device))
+    train_floor = measure.floors["real train"]
+    return net, checkpoint, {"test_accuracy": measure.accuracy,
+                             "real_test_recognisable": recognisable_share(probabilities),
+                             "real_train_frechet_distance": train_floor.frechet_distance,
+                             "real_train_precision": train_floor.precision,
+                             "real_train_recall": train_floor.recall}
+
+
+# What each kind of recipe trains, the empty model its weights load into, and the precision it is shipped in.
+KINDS = {"ruler": (_train_ruler, lambda recipe: FeatureNet(10), torch.float32)}
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"no shipped model {name!r}; known: {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def verify(name: str, folder: Path = PRETRAINED) -> tuple[Path, Manifest]:
+    """The shipped file of ``name`` and its manifest, refused unless both fit today's recipe and each other."""
+    recipe = _recipe(name)
+    manifest = Manifest.read(folder / f"{name}.json")
+    fix = f"run `{command(name)} --replace` to make it again"
+    if manifest.recipe() != recipe_dict(recipe):
+        raise RecordError(f"{folder / manifest.file} was made by the recipe {manifest.recipe()}, but "
+                          f"kdlib.course.config.RECIPES now says {recipe_dict(recipe)}: {fix}")
+    path = folder / manifest.file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing (its manifest {name}.json is there): {fix}")
+    found = file_sha256(path)
+    if found != manifest.sha256:
+        raise RecordError(f"{path} has SHA-256 {found[:12]}..., its manifest says {manifest.sha256[:12]}...: the "
+                          f"file is damaged or was replaced; restore it from git (git checkout -- {path.name}) "
+                          f"or {fix}")
+    return path, manifest
+
+
+def load_shipped(name: str, folder: Path = PRETRAINED, device: torch.device | str = "cpu"
+                 ) -> tuple[nn.Module, Manifest]:
+    """The shipped model ``name`` (float32, evaluation mode) and its manifest, verified (``verify``)."""
+    path, manifest = verify(name, folder)
+    state = load_checkpoint(path, f"Restore it from git or run `{command(name)} --replace`.")
+    if state.get("recipe") != manifest.recipe():
+        raise RecordError(f"{path} holds the model of recipe {state.get('recipe')}, not {manifest.recipe()} that "
+                          f"its manifest names: a foreign file; run `{command(name)} --replace`")
+    _, empty, _ = KINDS[manifest.kind]
+    model = empty(_recipe(name))
+    apply_weights(model, {"model": {k: v.float() for k, v in state["model"].items()}}, path)
+    return model.to(device).eval(), manifest
+
+
+def shipped_ruler(dataset: str, folder: Path = PRETRAINED, device: torch.device | str = "cpu", seed: int = 0,
+                  samples: int = 10_000) -> tuple[Ruler, Manifest]:
+    """The data set's shipped feature network as a ruler (references and floors computed here)."""
+    net, manifest = load_shipped(f"ruler-{dataset}", folder, device)
+    return ruler_of(net, dataset, folder / manifest.file, seed=seed, samples=samples), manifest
+
+
+def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
+                 replace: bool = False) -> Manifest:
+    """Train recipe ``name`` in ``work`` (resumable) and ship it into ``folder`` with its manifest.
+
+    A shipped file that verifies against today's recipe is kept and said so; any other existing file is
+    replaced only with ``replace=True``.
+    """
+    recipe = _recipe(name)
+    target, manifest_path = folder / f"{name}.pt", folder / f"{name}.json"
+    if not replace and (target.exists() or manifest_path.exists()):
+        try:
+            _, manifest = verify(name, folder)
+        except (OSError, RecordError) as err:
+            raise RecordError(f"{target} exists but does not verify ({err}); pass --replace to train it "
+                              f"again and replace it") from None
+        print(f"{target}: up to date with its recipe; not trained again (--replace to retrain)")
+        return manifest
+    chosen = resolve_device(device)
+    train, _, precision = KINDS[recipe.kind]
+    torch.manual_seed(recipe.settings.get("seed", 0))
+    model, checkpoint, quality = train(recipe, work, chosen)
+    weights = {k: (v.to(precision) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(target, {"model": weights, "recipe": recipe_dict(recipe)})
+    manifest = Manifest(name, recipe.kind, recipe.dataset, recipe.settings, target.name, file_sha256(target),
+                        target.stat().st_size, str(precision).removeprefix("torch."), command(name), git_commit(),
+                        machine(str(chosen)), torch.get_num_threads(),
+                        float(load_checkpoint(checkpoint)["history"]["seconds"]), quality)
+    manifest.save(folder)
+    return manifest

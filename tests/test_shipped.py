@@ -1,0 +1,148 @@
+"""The models shipped under pretrained/: manifests that match their files, verified loading, refusals by name.
+
+The slow test retrains a shipped model with the command in its manifest and compares; it is not run by
+default (about 15 minutes on 2 CPU cores): ``KDLIB_SLOW=1 .venv/bin/python -m pytest tests/test_shipped.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kdlib import DataNotFoundError, load
+from kdlib.course import config, shipped
+from kdlib.course.config import Recipe
+from kdlib.course.records import RecordError
+from kdlib.store import file_sha256, load_checkpoint
+
+TINY = Recipe("ruler-tiny", "ruler", "fashion-mnist", {"epochs": 1, "train_size": 300, "batch_size": 100, "seed": 0},
+              eval_samples=500)
+
+
+def available(dataset: str) -> bool:
+    try:
+        load(dataset, "test")
+    except (DataNotFoundError, RuntimeError, OSError):
+        return False
+    return True
+
+
+def test_every_recipe_is_shipped_and_every_file_matches_its_manifest():
+    names = {path.stem for path in shipped.PRETRAINED.glob("*.json")}
+    assert names == set(config.RECIPES), "pretrained/ and RECIPES disagree: run python -m kdlib teachers"
+    assert {p.name for p in shipped.PRETRAINED.iterdir()} == {f"{n}.{e}" for n in names for e in ("pt", "json")}
+    total = 0
+    for name in sorted(names):
+        path, manifest = shipped.verify(name)  # recipe, file and SHA-256
+        assert manifest.bytes == path.stat().st_size
+        assert manifest.command == f"python -m kdlib teachers --only {name}"
+        assert len(manifest.commit.split("+")[0]) == 40 and not manifest.commit.endswith("+dirty")
+        state = load_checkpoint(path)  # weights_only=True
+        assert all(v.dtype == getattr(torch, manifest.precision) for v in state["model"].values()
+                   if v.is_floating_point())
+        total += manifest.bytes
+    assert total <= 20 * 2**20
+
+
+@pytest.mark.parametrize("name", sorted(config.RECIPES))
+def test_a_shipped_ruler_measures_what_its_manifest_says(name):
+    recipe = config.RECIPES[name]
+    if not available(recipe.dataset):
+        pytest.skip(f"{recipe.dataset} is not available here")
+    measure, manifest = shipped.shipped_ruler(recipe.dataset)
+    assert measure.accuracy == pytest.approx(manifest.quality["test_accuracy"], abs=1e-6)
+    assert measure.floors["real train"].frechet_distance == pytest.approx(
+        manifest.quality["real_train_frechet_distance"], rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """The tiny recipe trained and shipped once (work/ and pretrained/); each test gets a copy."""
+    base = tmp_path_factory.mktemp("made")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(config.RECIPES, TINY.name, TINY)
+        shipped.make_shipped(TINY.name, base / "work", base / "pretrained", "cpu")
+    return base
+
+
+@pytest.fixture
+def tiny(made, tmp_path, monkeypatch):
+    monkeypatch.setitem(config.RECIPES, TINY.name, TINY)
+    shutil.copytree(made, tmp_path, dirs_exist_ok=True)
+    folder = tmp_path / "pretrained"
+    return folder, shipped.Manifest.read(folder / f"{TINY.name}.json")
+
+
+def test_a_shipped_model_loads_as_trained_and_is_not_made_twice(tiny, tmp_path, capsys):
+    folder, manifest = tiny
+    model, loaded = shipped.load_shipped(TINY.name, folder)
+    assert loaded == manifest and manifest.sha256 == file_sha256(folder / manifest.file)
+    trained = load_checkpoint(next((tmp_path / "work").glob("feature_net_*.pt")))["modules"]["model"]
+    assert all(torch.equal(trained[k], v) for k, v in model.state_dict().items())
+    assert 0.0 < manifest.quality["test_accuracy"] <= 1.0 and manifest.training_seconds > 0
+    before = (folder / manifest.file).stat().st_mtime_ns
+    assert shipped.make_shipped(TINY.name, tmp_path / "work", folder, "cpu") == manifest
+    assert "up to date with its recipe; not trained again" in capsys.readouterr().out
+    assert (folder / manifest.file).stat().st_mtime_ns == before
+
+
+def test_a_damaged_file_is_refused_by_name_and_not_overwritten(tiny, tmp_path):
+    folder, manifest = tiny
+    path = folder / manifest.file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match=r"ruler-tiny.pt has SHA-256 .* its manifest says .*damaged or was "
+                                          r"replaced.*--replace"):
+        shipped.load_shipped(TINY.name, folder)
+    with pytest.raises(RecordError, match=r"exists but does not verify.*pass --replace"):
+        shipped.make_shipped(TINY.name, tmp_path / "work", folder, "cpu")
+    assert path.read_bytes() == bytes(data)
+    repaired = shipped.make_shipped(TINY.name, tmp_path / "work", folder, "cpu", replace=True)
+    assert repaired.sha256 == manifest.sha256  # the same weights, from the finished training checkpoint
+
+
+def test_a_foreign_file_and_a_changed_recipe_are_refused(tiny, monkeypatch):
+    folder, manifest = tiny
+    state = load_checkpoint(folder / manifest.file)
+    state["recipe"] = {**state["recipe"], "dataset": "mnist"}
+    torch.save(state, folder / manifest.file)
+    data = manifest.__dict__ | {"sha256": file_sha256(folder / manifest.file)}
+    shipped.Manifest(**data).save(folder)  # a manifest made to fit the foreign file
+    with pytest.raises(RecordError, match=r"holds the model of recipe .*'mnist'.*a foreign file"):
+        shipped.load_shipped(TINY.name, folder)
+    monkeypatch.setitem(config.RECIPES, TINY.name, Recipe(TINY.name, "ruler", "fashion-mnist",
+                                                           {**TINY.settings, "epochs": 2}))
+    with pytest.raises(RecordError, match=r"made by the recipe .*'epochs': 1.*RECIPES now says.*'epochs': 2"):
+        shipped.verify(TINY.name, folder)
+
+
+def test_missing_or_unknown_files_name_the_command(tmp_path, monkeypatch):
+    monkeypatch.setitem(config.RECIPES, TINY.name, TINY)
+    with pytest.raises(FileNotFoundError, match=r"ruler-tiny.json is missing: run `python -m kdlib teachers "
+                                                r"--only ruler-tiny`"):
+        shipped.load_shipped(TINY.name, tmp_path)
+    (tmp_path / "ruler-tiny.json").write_text('{"schema": 1, "type": "Manifest", "manifest": {"name": 1}}')
+    with pytest.raises(RecordError, match=r"ruler-tiny.json: fields missing"):
+        shipped.verify(TINY.name, tmp_path)
+    with pytest.raises(ValueError, match=r"no shipped model 'nope'; known: .*ruler-mnist"):
+        shipped.load_shipped("nope", tmp_path)
+
+
+@pytest.mark.skipif(os.environ.get("KDLIB_SLOW") != "1", reason="slow (about 15 min): set KDLIB_SLOW=1")
+def test_the_command_in_a_manifest_makes_the_shipped_file_again(tmp_path):
+    name = "ruler-mnist"
+    _, manifest = shipped.verify(name)
+    subprocess.run([sys.executable, "-m", "kdlib", "teachers", "--only", name, "--out", str(tmp_path / "out"),
+                    "--work", str(tmp_path / "work"), "--device", "cpu"], check=True)
+    again = shipped.Manifest.read(tmp_path / "out" / f"{name}.json")
+    same_machine = (again.machine, again.threads) == (manifest.machine, manifest.threads)
+    if same_machine:  # seeded training repeats bit for bit on the same machine and thread count
+        assert again.sha256 == manifest.sha256
+    assert again.quality["test_accuracy"] == pytest.approx(manifest.quality["test_accuracy"], abs=0.002)
+    shutil.rmtree(tmp_path / "work")
