@@ -84,12 +84,13 @@ def recipe_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``+dirty`` when tracked code (not ``pretrained/``) has uncommitted changes."""
+    """The checkout's commit, with ``+dirty`` when the code that trains (``kdlib/``, ``pyproject.toml``) has
+    uncommitted changes."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!pretrained")
+        dirty = git("status", "--porcelain", "--", "kdlib", "pyproject.toml")
         return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
