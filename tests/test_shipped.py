@@ -138,11 +138,24 @@ def test_missing_or_unknown_files_name_the_command(tmp_path, monkeypatch):
 def test_the_command_in_a_manifest_makes_the_shipped_file_again(tmp_path):
     name = "ruler-mnist"
     _, manifest = shipped.verify(name)
+    threads = {"OMP_NUM_THREADS": str(manifest.threads)}  # the thread count it was trained with
     subprocess.run([sys.executable, "-m", "kdlib", "teachers", "--only", name, "--out", str(tmp_path / "out"),
-                    "--work", str(tmp_path / "work"), "--device", "cpu"], check=True)
+                    "--work", str(tmp_path / "work"), "--device", "cpu"], check=True, env=os.environ | threads)
     again = shipped.Manifest.read(tmp_path / "out" / f"{name}.json")
     same_machine = (again.machine, again.threads) == (manifest.machine, manifest.threads)
     if same_machine:  # seeded training repeats bit for bit on the same machine and thread count
         assert again.sha256 == manifest.sha256
     assert again.quality["test_accuracy"] == pytest.approx(manifest.quality["test_accuracy"], abs=0.002)
     shutil.rmtree(tmp_path / "work")
+
+
+def test_the_readme_table_of_shipped_models_comes_from_the_manifests(tiny, tmp_path):
+    from kdlib.course.report import update_readme
+    folder, manifest = tiny
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- kdlib shipped pretrained -->\nstale\n<!-- end of kdlib shipped -->\nafter\n")
+    assert update_readme(readme) == ["shipped pretrained"]
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("before\n") and text.endswith("after\n")
+    row = next(line for line in text.splitlines() if "ruler-tiny.pt" in line)
+    assert f"{manifest.quality['test_accuracy']:.4g}" in row and manifest.commit[:10] in row

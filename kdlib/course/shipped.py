@@ -24,6 +24,7 @@ from kdlib.data import load
 from kdlib.evaluate import Ruler, ruler_of
 from kdlib.features import FeatureNet, feature_network
 from kdlib.metrics import recognisable_share
+from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Recipe, resolve_device
 from kdlib.course.records import Machine, RecordError, from_json
@@ -189,3 +190,24 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
                         float(load_checkpoint(checkpoint)["history"]["seconds"]), quality)
     manifest.save(folder)
     return manifest
+
+
+def shipped_table(folder: Path = PRETRAINED) -> str:
+    """A Markdown table of the manifests in ``folder``: what each file is, its quality and how it was made."""
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        m = Manifest.read(path)
+        rows.append({"file": f"`{m.file}`", "data set": m.dataset,
+                     "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
+                     **{QUALITY_LABELS.get(k, k): v for k, v in m.quality.items()},
+                     "MiB": m.bytes / 2**20, "precision": m.precision, "training (s)": m.training_seconds,
+                     "machine": f"{m.machine.cpu}, {m.threads} threads, {m.machine.device}",
+                     "commit": m.commit[:10] + ("+dirty" if m.commit.endswith("+dirty") else "")})
+    if not rows:
+        raise FileNotFoundError(f"{folder} holds no manifest: run `python -m kdlib teachers`")
+    return markdown_table(rows)
+
+
+QUALITY_LABELS = {"test_accuracy": "test accuracy", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
+                  "real_train_frechet_distance": "FD real train vs test (floor)",
+                  "real_train_precision": "precision (real train)", "real_train_recall": "recall (real train)"}
