@@ -2,7 +2,7 @@
 
 Nothing is trained: the teachers (notebooks 02, 03) and students (notebook 04)
 are loaded through their records, measured on the ruler the teachers were
-measured with (the cached feature network), and compared with the rows of the
+measured with (the shipped ruler or the run's own feature network), and compared with the rows of the
 run's evaluation record, when notebook 05 ran.
 
 Run: ``python bench/students.py [--run-dir runs/quick]``
@@ -15,9 +15,10 @@ import time
 
 import torch
 
-from kdlib import LABELS, markdown_table, ruler
+from kdlib import LABELS, markdown_table
 from kdlib.course import Evaluation, RunDir, Teacher, evaluation_rows, target_checks, target_rows
-from kdlib.course.config import resolve_device
+from kdlib.course.config import Config, resolve_device
+from kdlib.course.shipped import ruler_for
 from kdlib.course.report import MODEL_COLUMNS
 from kdlib.store import project_root
 
@@ -31,8 +32,8 @@ def main() -> None:
     config = Teacher.load(run, family="gan").config  # the ruler's settings, as the teachers were measured
     device = resolve_device(None)
     start = time.perf_counter()
-    measure = ruler(config["dataset"], run.checkpoints, config["feature_epochs"], device, config["seed"],
-                    config["eval_samples"], config["train_size"])
+    # Records from before the shipped rulers were measured with the run's own feature network.
+    measure = ruler_for(Config(config["profile"], device, run, {"ruler_source": "run", **config}))
     widths = (Evaluation.load(run).config if (run.path / "records" / Evaluation.FILE).is_file() else {}).get(
         "student_widths", [0.125])
     rows = evaluation_rows(run, measure, config["dataset"], widths, config["eval_samples"], config["seed"], device)

@@ -160,3 +160,19 @@ def test_the_readme_table_of_shipped_models_comes_from_the_manifests(tiny, tmp_p
     assert "stale" not in text and text.startswith("before\n") and text.endswith("after\n")
     row = next(line for line in text.splitlines() if "ruler-tiny.pt" in line)
     assert f"{manifest.quality['test_accuracy']:.4g}" in row and manifest.commit[:10] in row
+
+
+def test_notebooks_measure_with_the_shipped_ruler_unless_asked_for_their_own(tmp_path, monkeypatch):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    from kdlib.course import configure
+    namespace = {"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "seed": None,
+                 "ruler_source": None, "feature_epochs": None, "train_size": None, "eval_samples": 500}
+    cfg = configure(namespace)
+    assert cfg.ruler_source == "shipped"
+    measure = shipped.ruler_for(cfg)
+    assert measure.checkpoint == shipped.PRETRAINED / "ruler-fashion-mnist.pt"
+    assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
+    monkeypatch.delitem(config.RECIPES, "ruler-fashion-mnist")
+    with pytest.raises(ValueError, match=r"no shipped ruler for the data set 'fashion-mnist'.*ruler_source='run'"):
+        shipped.ruler_for(cfg)

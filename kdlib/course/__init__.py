@@ -1,7 +1,8 @@
 """kdlib.course: the course machinery around the science core, on one face.
 
 Profiles and notebook parameters (``configure``), the run folder and the typed
-records notebooks hand on through it, the notebook runner, sweeps and reports.
+records notebooks hand on through it, the notebook runner, sweeps, reports and the
+shipped models (``pretrained/``).
 It imports the core (``kdlib``); the core never imports it.
 """
 
@@ -11,8 +12,9 @@ from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evalu
                                   evaluation_rows, student_record, trained_models)
 from kdlib.course.report import target_checks, target_rows
 from kdlib.course.runner import course_table
+from kdlib.course.shipped import load_shipped, ruler_for, shipped_ruler
 
 __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
            "Classifiers", "Evaluation", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
            "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "student_record", "target_checks",
-           "target_rows", "course_table", "trained_models"]
+           "target_rows", "course_table", "trained_models", "load_shipped", "ruler_for", "shipped_ruler"]

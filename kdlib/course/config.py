@@ -84,7 +84,12 @@ SETTINGS: dict[str, Setting] = {
     "learning_rate": Setting("Adam's learning rate (cosine-annealed to 0)", float, 1e-3, 1e-3, 1e-3,
                              low=1e-6, high=1.0),
     # The evaluation toolkit: the feature network every quality metric is measured with.
-    "feature_epochs": Setting("epochs of the feature network (the metrics' ruler)", int, 1, 4, 6, low=1, high=100),
+    "ruler_source": Setting("the feature network every quality number is measured with: 'shipped' "
+                            "(pretrained/ruler-<dataset>.pt: one scale for every run) or 'run' (trained in the run "
+                            "folder for feature_epochs)", str, "shipped", "shipped", "shipped",
+                            choices=("shipped", "run")),
+    "feature_epochs": Setting("epochs of the run's own feature network (used when ruler_source is 'run')", int,
+                              1, 4, 6, low=1, high=100),
     "eval_samples": Setting("generated images each quality measurement uses", int, 2_000, 10_000, 10_000,
                             low=500, high=100_000),
     "retrain": Setting("train again even when a finished checkpoint exists in the run folder", bool,

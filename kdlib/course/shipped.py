@@ -21,12 +21,12 @@ from torch import nn
 
 from kdlib.batches import scale
 from kdlib.data import load
-from kdlib.evaluate import Ruler, ruler_of
+from kdlib.evaluate import Ruler, ruler, ruler_of
 from kdlib.features import FeatureNet, feature_network
 from kdlib.metrics import recognisable_share
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
-from kdlib.course.config import RECIPES, Recipe, resolve_device
+from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
 from kdlib.course.records import Machine, RecordError, from_json
 from kdlib.course.runner import machine
 
@@ -158,6 +158,18 @@ def shipped_ruler(dataset: str, folder: Path = PRETRAINED, device: torch.device 
     """The data set's shipped feature network as a ruler (references and floors computed here)."""
     net, manifest = load_shipped(f"ruler-{dataset}", folder, device)
     return ruler_of(net, dataset, folder / manifest.file, seed=seed, samples=samples), manifest
+
+
+def ruler_for(cfg: Config) -> Ruler:
+    """The ruler a notebook measures with: the data set's shipped one (``ruler_source='shipped'``), else a
+    feature network trained in the run folder for ``feature_epochs`` epochs on ``train_size`` images."""
+    if cfg.ruler_source == "shipped":
+        if f"ruler-{cfg.dataset}" not in RECIPES:
+            raise ValueError(f"no shipped ruler for the data set {cfg.dataset!r} (there are "
+                             f"{sorted(RECIPES)}): set ruler_source='run' to train one in the run folder")
+        return shipped_ruler(cfg.dataset, device=cfg.device, seed=cfg.seed, samples=cfg.eval_samples)[0]
+    return ruler(cfg.dataset, cfg.run.checkpoints, cfg.feature_epochs, cfg.device, cfg.seed, cfg.eval_samples,
+                 cfg.train_size)
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
