@@ -1,7 +1,7 @@
 """The models shipped under pretrained/: manifests that match their files, verified loading, refusals by name.
 
 The slow test retrains a shipped model with the command in its manifest and compares; it is not run by
-default (about 15 minutes on 2 CPU cores): ``KDLIB_SLOW=1 .venv/bin/python -m pytest tests/test_shipped.py``.
+default (13 minutes on this 2-core CPU): ``KDLIB_SLOW=1 .venv/bin/python -m pytest tests/test_shipped.py``.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_missing_or_unknown_files_name_the_command(tmp_path, monkeypatch):
         shipped.load_shipped("nope", tmp_path)
 
 
-@pytest.mark.skipif(os.environ.get("KDLIB_SLOW") != "1", reason="slow (about 15 min): set KDLIB_SLOW=1")
+@pytest.mark.skipif(os.environ.get("KDLIB_SLOW") != "1", reason="slow (13 min on 2 cores): set KDLIB_SLOW=1")
 def test_the_command_in_a_manifest_makes_the_shipped_file_again(tmp_path):
     name = "ruler-mnist"
     _, manifest = shipped.verify(name)
