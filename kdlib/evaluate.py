@@ -14,7 +14,8 @@ from kdlib.batches import scale
 from kdlib.cost import macs_per_image, parameter_count, speed
 from kdlib.data import load
 from kdlib.features import FeatureNet, feature_network
-from kdlib.metrics import class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage
+from kdlib.metrics import (class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage,
+                           recognisable_share)
 
 K = 5  # neighbours for precision, recall, density and coverage, as in both papers
 
@@ -63,13 +64,17 @@ class Reference:
     class_distribution: torch.Tensor
     radii: torch.Tensor  # k-NN radii of the features (k = K), computed once
     image_shape: tuple[int, ...]
+    accuracy: float  # share of the real images the network classifies as their label
+    recognisable: float  # share it assigns to one class with probability >= 0.9 (recognisable_share)
 
 
 def reference(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> Reference:
-    """The reference for real images (uint8) and their labels."""
-    features, _ = net.embed(scale(images).to(next(net.parameters()).device))
+    """The reference for real images (uint8) and their labels, embedded once."""
+    features, probabilities = net.embed(scale(images).to(next(net.parameters()).device))
     counts = torch.bincount(labels, minlength=net.head[-1].out_features).double()
-    return Reference(features, counts / counts.sum(), knn_radii(features, K), tuple(images.shape[1:]))
+    accuracy = float((probabilities.argmax(1).cpu() == labels).float().mean())
+    return Reference(features, counts / counts.sum(), knn_radii(features, K), tuple(images.shape[1:]), accuracy,
+                     recognisable_share(probabilities))
 
 
 def check_images(images: torch.Tensor, shape: tuple[int, ...], count: int | None = None) -> torch.Tensor:
@@ -207,7 +212,5 @@ def ruler_of(net: FeatureNet, dataset: str, checkpoint: Path, seed: int = 0, sam
     """A ruler made of a given feature network (e.g. a shipped one): its test accuracy, references and floors."""
     test = load(dataset, "test")
     real = reference(net, test.images, test.labels)  # embedded once, shared with the floor rows
-    _, probabilities = net.embed(scale(test.images).to(next(net.parameters()).device))
-    accuracy = float((probabilities.argmax(1).cpu() == test.labels).float().mean())
     floors = floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real)
-    return Ruler(net, accuracy, real, floors, checkpoint)
+    return Ruler(net, real.accuracy, real, floors, checkpoint)

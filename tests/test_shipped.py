@@ -56,6 +56,7 @@ def test_a_shipped_ruler_measures_what_its_manifest_says(name):
         pytest.skip(f"{recipe.dataset} is not available here")
     measure, manifest = shipped.shipped_ruler(recipe.dataset)
     assert measure.accuracy == pytest.approx(manifest.quality["test_accuracy"], abs=1e-6)
+    assert measure.real.recognisable == pytest.approx(manifest.quality["real_test_recognisable"], abs=1e-4)
     # Another thread count sums in another order: the floor (0.5 on Fashion-MNIST) moves in the 6th digit.
     assert measure.floors["real train"].frechet_distance == pytest.approx(
         manifest.quality["real_train_frechet_distance"], rel=1e-4)

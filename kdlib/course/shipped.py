@@ -19,11 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdlib.batches import scale
-from kdlib.data import load
 from kdlib.evaluate import Ruler, ruler, ruler_of
 from kdlib.features import FeatureNet, feature_network
-from kdlib.metrics import recognisable_share
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
@@ -101,10 +98,9 @@ def _train_ruler(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.M
     """Train (or load from ``work``) the feature network; its quality: test accuracy and the real-image rows."""
     net, _, checkpoint = feature_network(recipe.dataset, work, device=device, **recipe.settings)
     measure = ruler_of(net, recipe.dataset, checkpoint, samples=recipe.eval_samples)
-    _, probabilities = net.embed(scale(load(recipe.dataset, "test").images).to(device))
     train_floor = measure.floors["real train"]
     return net, checkpoint, {"test_accuracy": measure.accuracy,
-                             "real_test_recognisable": recognisable_share(probabilities),
+                             "real_test_recognisable": measure.real.recognisable,
                              "real_train_frechet_distance": train_floor.frechet_distance,
                              "real_train_precision": train_floor.precision,
                              "real_train_recall": train_floor.recall}
