@@ -139,7 +139,7 @@ class Recipe:
     ``settings`` are the trainer's keyword arguments, all of which name its checkpoint."""
 
     name: str
-    kind: str  # "ruler": the data set's feature network (kdlib.feature_network)
+    kind: str  # "ruler": the data set's feature network (kdlib.feature_network); "classifier": notebook 01's teacher
     dataset: str
     settings: dict[str, Any]
     eval_samples: int = 10_000  # images behind each quality number of the manifest
@@ -148,6 +148,11 @@ class Recipe:
 RECIPES = {recipe.name: recipe for recipe in (
     Recipe("ruler-mnist", "ruler", "mnist", {"epochs": 10, "jitter": 2, "batch_size": 128, "seed": 0}),
     Recipe("ruler-fashion-mnist", "ruler", "fashion-mnist", {"epochs": 15, "jitter": 2, "batch_size": 128, "seed": 0}),
+    # Hinton et al.'s MLP teacher (kdlib.TEACHER_MLP), trained longer than a notebook can afford.
+    Recipe("classifier-mnist", "classifier", "mnist",
+           {"epochs": 100, "jitter": 2, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}),
+    Recipe("classifier-fashion-mnist", "classifier", "fashion-mnist",
+           {"epochs": 50, "jitter": 2, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}),
 )}
 
 

@@ -14,12 +14,17 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
+from kdlib.batches import scale
+from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, test_errors, train_classifier
+from kdlib.data import load
 from kdlib.evaluate import Ruler, ruler, ruler_of
+from kdlib.models import MLP
 from kdlib.features import FeatureNet, feature_network
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
@@ -94,20 +99,56 @@ def git_commit() -> str:
         return "unknown (not a git checkout)"
 
 
-def _train_ruler(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path, dict[str, float]]:
-    """Train (or load from ``work``) the feature network; its quality: test accuracy and the real-image rows."""
+def _train_ruler(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
+    """Train (or load from ``work``) the data set's feature network."""
     net, _, checkpoint = feature_network(recipe.dataset, work, device=device, **recipe.settings)
-    measure = ruler_of(net, recipe.dataset, checkpoint, samples=recipe.eval_samples)
+    return net, checkpoint
+
+
+def _ruler_quality(net: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """The ruler's test accuracy, the real test images' recognisable share and the train-vs-test floor."""
+    measure = ruler_of(net, recipe.dataset, shipped, samples=recipe.eval_samples)
     train_floor = measure.floors["real train"]
-    return net, checkpoint, {"test_accuracy": measure.accuracy,
-                             "real_test_recognisable": measure.real.recognisable,
-                             "real_train_frechet_distance": train_floor.frechet_distance,
-                             "real_train_precision": train_floor.precision,
-                             "real_train_recall": train_floor.recall}
+    return {"test_accuracy": measure.accuracy,
+            "real_test_recognisable": measure.real.recognisable,
+            "real_train_frechet_distance": train_floor.frechet_distance,
+            "real_train_precision": train_floor.precision,
+            "real_train_recall": train_floor.recall}
 
 
-# What each kind of recipe trains, the empty model its weights load into, and the precision it is shipped in.
-KINDS = {"ruler": (_train_ruler, lambda recipe: FeatureNet(10), torch.float32)}
+def _train_classifier(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
+    """Train (or load from ``work``) notebook 01's MLP teacher on the hard labels."""
+    train = load(recipe.dataset, "train")
+    s = recipe.settings
+    images, labels = train.images[:s.get("train_size")], train.labels[:s.get("train_size")]  # all, unless a test
+    model, trained = train_classifier("teacher", TEACHER_MLP, images, hard_labels(labels.to(device)),
+                                      s["epochs"], work, dataset=recipe.dataset, batch_size=s["batch_size"],
+                                      learning_rate=s["learning_rate"], seed=s["seed"], jitter=s["jitter"],
+                                      device=device)
+    return model, trained.checkpoint
+
+
+def _classifier_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """Test errors and accuracy of the classifier as shipped (its weights at the shipped precision)."""
+    test = load(recipe.dataset, "test")
+    errors = test_errors(model, scale(test.images, PIXELS).to(next(model.parameters()).device), test.labels)
+    return {"test_errors": float(errors), "test_accuracy": 1 - errors / len(test)}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of recipe trains, the empty model its weights load into, the precision it is shipped in and
+    how its quality is measured (on the model as shipped)."""
+
+    train: Callable[[Recipe, Path, torch.device], tuple[nn.Module, Path]]
+    empty: Callable[[Recipe], nn.Module]
+    precision: torch.dtype
+    quality: Callable[[nn.Module, Recipe, Path], dict[str, float]]
+
+
+KINDS = {"ruler": Kind(_train_ruler, lambda recipe: FeatureNet(10), torch.float32, _ruler_quality),
+         "classifier": Kind(_train_classifier, lambda recipe: MLP(**TEACHER_MLP), torch.float16,
+                            _classifier_quality)}
 
 
 def _recipe(name: str) -> Recipe:
@@ -143,8 +184,7 @@ def load_shipped(name: str, folder: Path = PRETRAINED, device: torch.device | st
     if state.get("recipe") != manifest.recipe():
         raise RecordError(f"{path} holds the model of recipe {state.get('recipe')}, not {manifest.recipe()} that "
                           f"its manifest names: a foreign file; run `{command(name)} --replace`")
-    _, empty, _ = KINDS[manifest.kind]
-    model = empty(_recipe(name))
+    model = KINDS[manifest.kind].empty(_recipe(name))
     apply_weights(model, {"model": {k: v.float() for k, v in state["model"].items()}}, path)
     return model.to(device).eval(), manifest
 
@@ -186,15 +226,17 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
         print(f"{target}: up to date with its recipe; not trained again (--replace to retrain)")
         return manifest
     chosen = resolve_device(device)
-    train, _, precision = KINDS[recipe.kind]
+    kind = KINDS[recipe.kind]
     torch.manual_seed(recipe.settings.get("seed", 0))
-    model, checkpoint, quality = train(recipe, work, chosen)
-    weights = {k: (v.to(precision) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    model, checkpoint = kind.train(recipe, work, chosen)
+    weights = {k: (v.to(kind.precision) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(target, {"model": weights, "recipe": recipe_dict(recipe)})
+    apply_weights(model, {"model": {k: v.float() for k, v in weights.items()}}, target)  # measure it as shipped
+    quality = kind.quality(model.eval(), recipe, target)
     manifest = Manifest(name, recipe.kind, recipe.dataset, recipe.settings, target.name, file_sha256(target),
-                        target.stat().st_size, str(precision).removeprefix("torch."), command(name), git_commit(),
-                        machine(str(chosen)), torch.get_num_threads(),
+                        target.stat().st_size, str(kind.precision).removeprefix("torch."), command(name),
+                        git_commit(), machine(str(chosen)), torch.get_num_threads(),
                         float(load_checkpoint(checkpoint)["history"]["seconds"]), quality)
     manifest.save(folder)
     return manifest
@@ -216,6 +258,6 @@ def shipped_table(folder: Path = PRETRAINED) -> str:
     return markdown_table(rows)
 
 
-QUALITY_LABELS = {"test_accuracy": "test accuracy", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
+QUALITY_LABELS = {"test_accuracy": "test accuracy", "test_errors": "test errors", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
                   "real_train_frechet_distance": "FD real train vs test (floor)",
                   "real_train_precision": "precision (real train)", "real_train_recall": "recall (real train)"}
