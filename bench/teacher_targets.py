@@ -1,13 +1,17 @@
 """Issue 14's targets for the shipped rulers and teachers, measured and printed.
 
 For each shipped ruler: its test accuracy against the target, and the share of real
-test images it recognises (probability >= 0.9 for one class). For the teachers of the
+test images it recognises (probability >= 0.9 for one class). For each shipped
+classifier teacher: its test errors. For notebook 01's run of each run folder given:
+the students' mean test errors over the seeds, their spread, and the targets (the
+distilled student ahead of the student on labels by more than the spread; on MNIST in
+the `full` profile, at least 40% fewer errors). For the teachers of the
 run folders given: Fréchet distance, precision, recall, the recognisable share of
 10,000 samples divided by the real images' share, and the range of class shares,
 all on the shipped ruler of the run's data set, beside the targets a shipped teacher
 must meet (its Fréchet distance against today's `full` recipe: pass that run first).
 
-Run: ``python bench/teacher_targets.py [RUN ...]`` (default: runs/full runs/notebooks-quick)
+Run: ``python bench/teacher_targets.py [RUN ...]`` (default: runs/full runs/notebooks-quick runs/full-mnist)
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import argparse
 from pathlib import Path
 
 from kdlib import as_generator, generated, markdown_table, recognisable_share, sampler
-from kdlib.course import RunDir, Teacher, shipped_ruler
+from kdlib.course import Classifiers, RunDir, Teacher, shipped_ruler
 from kdlib.course.config import RECIPES
 from kdlib.course.shipped import verify
 from kdlib.store import project_root
@@ -24,13 +28,33 @@ from kdlib.store import project_root
 RULER_ACCURACY = {"mnist": 0.993, "fashion-mnist": 0.925}
 GAN = {"frechet_vs_full": 0.5, "precision": 0.7, "recall": 0.6, "recognisable": 0.85, "class_share": (0.05, 0.15)}
 VAE = {"frechet_vs_full": 0.6, "recognisable": 0.6}
+FEWER_ERRORS_FULL_MNIST = 0.4  # Hinton et al.: 74 vs 146, 49% fewer
 SAMPLES = 10_000
+
+
+def student_targets(path: Path) -> dict[str, object]:
+    """Notebook 01's students in the run folder ``path`` against their targets."""
+    record = Classifiers.load(RunDir(path))
+    teacher, labels, distilled = (next(m for m in record.models if m.name == name)
+                                  for name in ("teacher", "student (labels)", "distilled student"))
+    gap, spread = labels.mean_errors - distilled.mean_errors, max(labels.spread, distilled.spread)
+    fewer = gap / labels.mean_errors
+    target = f"fewer errors by more than the spread ({spread})"
+    met = gap > spread and len(labels.seeds) > 1
+    if record.dataset == "mnist" and record.profile == "full":
+        target += f"; >= {FEWER_ERRORS_FULL_MNIST:.0%} fewer"
+        met = met and fewer >= FEWER_ERRORS_FULL_MNIST
+    return {"run": path.name, "data set": record.dataset, "profile": record.profile, "teacher": teacher.source,
+            "teacher errors": teacher.mean_errors, "seeds": len(labels.seeds),
+            "student (labels)": f"{labels.mean_errors:.1f} ({', '.join(map(str, labels.test_errors))})",
+            "distilled": f"{distilled.mean_errors:.1f} ({', '.join(map(str, distilled.test_errors))})",
+            "fewer errors": f"{fewer:.1%}", "target": target, "met": "yes" if met else "no"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=Path,
-                        default=[project_root() / "runs" / "full", project_root() / "runs" / "notebooks-quick"])
+                        default=[project_root() / "runs" / name for name in ("full", "notebooks-quick", "full-mnist")])
     args = parser.parse_args()
     rulers = []
     for name in sorted(n for n, r in RECIPES.items() if r.kind == "ruler"):
@@ -40,10 +64,21 @@ def main() -> None:
                        "met": "yes" if manifest.quality["test_accuracy"] >= target else "no",
                        "real test recognisable": manifest.quality["real_test_recognisable"]})
     print(markdown_table(rulers), "\n")
+    classifiers = []
+    for name in sorted(n for n, r in RECIPES.items() if r.kind == "classifier"):
+        _, manifest = verify(name)
+        classifiers.append({"classifier teacher": name, "test errors": manifest.quality["test_errors"],
+                            "test accuracy": manifest.quality["test_accuracy"],
+                            "recipe": ", ".join(f"{k} {v}" for k, v in manifest.settings.items())})
+    print(markdown_table(classifiers), "\n")
+    print(markdown_table([student_targets(path) for path in args.runs
+                          if (path / "records" / Classifiers.FILE).is_file()]), "\n")
     rows = []
     for path in args.runs:
         run = RunDir(path)
         for family in ("gan", "vae"):
+            if not (path / "records" / Teacher.file_name(family=family)).is_file():
+                continue
             teacher = Teacher.load(run, family=family)
             measure, manifest = shipped_ruler(teacher.dataset, samples=SAMPLES)
             generator = as_generator(teacher.model(run))

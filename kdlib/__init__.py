@@ -3,7 +3,7 @@ one idea per module, all on this face. The course machinery is the wing ``kdlib.
 """
 
 from kdlib.batches import Batches, scale
-from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, test_errors,
+from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified,
                                train_classifier)
 from kdlib.cost import macs_per_image, parameter_count, speed
 from kdlib.data import DATASETS, DataError, DataNotFoundError, load
@@ -34,6 +34,6 @@ __all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "c
     "parameter_count", "predict_logits", "progress", "Quality", "quality_against", "render", "Ruler", "ruler",
     "ruler_of", "recognisable_share", "FeatureNet", "feature_network",
     "sampler", "save_checkpoint", "scale", "seed_everything", "settings_digest", "snapshots", "soften", "speed",
-    "Student", "STUDENT_MODULE", "PIXELS", "STUDENT_MLP", "TEACHER_MLP", "hard_labels", "soft_labels", "test_errors",
+    "Student", "STUDENT_MODULE", "PIXELS", "STUDENT_MLP", "TEACHER_MLP", "hard_labels", "soft_labels", "misclassified",
     "train_classifier", "summary_row", "train_student", "Trained", "Training", "update", "VAE",
     "vae_losses", "vae_step", "VAEDistillation", "VAEScratch"]

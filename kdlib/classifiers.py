@@ -60,6 +60,6 @@ def train_classifier(name: str, architecture: dict[str, Any], images: torch.Tens
     return model, fit(training, epochs, checkpoints, f"classifier_{name}", settings, fresh=fresh, description=name)
 
 
-def test_errors(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> int:
+def misclassified(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> int:
     """How many of the (scaled) ``images`` the model classifies wrongly."""
     return int((predict_logits(model, images).argmax(1) != labels.to(images.device)).sum())

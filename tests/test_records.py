@@ -87,10 +87,17 @@ def test_records_round_trip_with_their_nested_types(tmp_path):
     loaded = Teacher.load(run, family="gan")
     assert loaded == teacher and isinstance(loaded.quality, Measurement) and loaded.quality.class_shares == (0.5, 0.5)
     assert isinstance(loaded.floors["real train"], Quality) and loaded.ruler.checkpoint.file == "feature_net_5.pt"
-    classifiers = Classifiers("mnist", "full", {}, 10_000, (ClassifierResult("teacher", 67, 10, 1.5, Artifact("t.pt", "0" * 64)),),
+    classifiers = Classifiers("mnist", "full", {}, 10_000, (ClassifierResult("teacher", (0,), (67,), 10, (1.5,), (Artifact("t.pt", "0" * 64),),
+                                                                "shipped: pretrained/t.pt"),),
                               (TemperaturePoint(4.0, 0.5, 8, 70),))
     assert classifiers.save(run) == tmp_path / "records" / "classifiers.json"
     assert Classifiers.load(run) == classifiers
+    assert classifiers.models[0].mean_errors == 67 and classifiers.models[0].spread == 0
+    saved = tmp_path / "records" / "classifiers.json"
+    assert json.loads(saved.read_text())["schema"] == 2  # a result per seed since schema 2
+    saved.write_text(saved.read_text().replace('"schema": 2', '"schema": 1'))
+    with pytest.raises(RecordError, match=r"schema 1, this kdlib reads Classifiers records of schema 2.*01_soft_labels"):
+        Classifiers.load(run)
     envelope = json.loads((tmp_path / "records" / "teacher-gan.json").read_text())
     assert envelope["schema"] == 1 and envelope["type"] == "Teacher" and envelope["writer"] == "02_gan_teacher"
 
@@ -114,7 +121,7 @@ def test_missing_damaged_or_foreign_records_are_refused_by_name(tmp_path):
     with pytest.raises(RecordError, match=r"fields missing \['ruler'\], unexpected \['colour'\].*02_gan_teacher"):
         Teacher.load(run, family="gan")
     path.write_text(text.replace('"schema": 1', '"schema": 0'))
-    with pytest.raises(RecordError, match="has schema 0, this kdlib reads schema 1"):
+    with pytest.raises(RecordError, match="has schema 0, this kdlib reads Teacher records of schema 1"):
         Teacher.load(run, family="gan")
     path.write_text(text.replace('"type": "Teacher"', '"type": "Evaluation"'))
     with pytest.raises(RecordError, match="holds a Evaluation record, not a Teacher"):

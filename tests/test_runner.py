@@ -75,7 +75,7 @@ def tiny_chain(folder, fail_in: str | None = None, names: tuple[str, ...] = ("00
                  new_code_cell("import time\nfrom kdlib.course import Artifact, ClassifierResult, Classifiers, RunDir\n"
                                "time.sleep(120 if temperature == 99 else 0)\n"
                                "Classifiers('fashion-mnist', profile, {'profile': profile}, 10, (ClassifierResult("
-                               "'student', int(temperature * 10), 5, 1.0, Artifact('x.pt', '0' * 64)),), ()"
+                               "'student', (0,), (int(temperature * 10),), 5, (1.0,), (Artifact('x.pt', '0' * 64),), 'run'),), ()"
                                ").save(RunDir(run_dir))")]
         cells[0].metadata["tags"] = ["parameters"]
         if name == fail_in:
@@ -230,8 +230,9 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     run = RunDir(tmp_path / "runs" / "full")
     config = {"profile": "full", "dataset": "mnist", "device": "cpu", "threads": 2}
     checkpoint = Artifact("c.pt", "0" * 64)
-    Classifiers("mnist", "full", config, 10_000, (ClassifierResult("teacher", 108, 2000, 6.5, checkpoint),
-                                                  ClassifierResult("student (labels)", 149, 1000, 2.5, checkpoint)),
+    Classifiers("mnist", "full", config, 10_000, (ClassifierResult("teacher", (0,), (108,), 2000, (6.5,), (checkpoint,), "run"),
+                                                  ClassifierResult("student (labels)", (0, 1), (149, 141), 1000,
+                                                                   (2.5, 2.7), (checkpoint,) * 2, "run")),
                 (TemperaturePoint(1.0, 0.5, 8, 153), TemperaturePoint(4.0, 0.5, 8, 134))).save(run)
     evaluation(300.0, config).save(run)
     machine = Machine("Some CPU", 2, "cpu", "2.x")
@@ -244,7 +245,8 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     text = readme.read_text()
     assert text.startswith("# Title\n\nProse before.\n\n") and text.endswith("<!-- end of kdlib report -->\n\nProse after.\n")
     assert "stale" not in text
-    assert "#### Notebook 01: teacher and students" in text and "| teacher | 108 | 2,000 | 6.5 |" in text
+    assert "#### Notebook 01: teacher and students" in text and "| teacher | 108 | 1 | 0 | 2,000 | 6.5 |" in text
+    assert "| student (labels) | 145 | 2 | 8 | 1,000 | 2.6 |" in text  # the mean and the spread of two seeds
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 10 | 37.5 |" in text

@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from kdlib import DataNotFoundError, load
+from kdlib import PIXELS, DataNotFoundError, load, misclassified, scale
 from kdlib.course import config, shipped
 from kdlib.course.config import Recipe
 from kdlib.course.records import RecordError
@@ -49,7 +49,7 @@ def test_every_recipe_is_shipped_and_every_file_matches_its_manifest():
     assert total <= 20 * 2**20
 
 
-@pytest.mark.parametrize("name", sorted(config.RECIPES))
+@pytest.mark.parametrize("name", sorted(n for n, r in config.RECIPES.items() if r.kind == "ruler"))
 def test_a_shipped_ruler_measures_what_its_manifest_says(name):
     recipe = config.RECIPES[name]
     if not available(recipe.dataset):
@@ -177,3 +177,38 @@ def test_notebooks_measure_with_the_shipped_ruler_unless_asked_for_their_own(tmp
     monkeypatch.delitem(config.RECIPES, "ruler-fashion-mnist")
     with pytest.raises(ValueError, match=r"no shipped ruler for the data set 'fashion-mnist'.*ruler_source='run'"):
         shipped.ruler_for(cfg)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in config.RECIPES.items() if r.kind == "classifier"))
+def test_a_shipped_classifier_makes_the_errors_its_manifest_says(name):
+    recipe = config.RECIPES[name]
+    if not available(recipe.dataset):
+        pytest.skip(f"{recipe.dataset} is not available here")
+    model, manifest = shipped.load_shipped(name)
+    test = load(recipe.dataset, "test")
+    errors = misclassified(model, scale(test.images, PIXELS), test.labels)
+    assert errors == manifest.quality["test_errors"] and manifest.precision == "float16"
+    assert manifest.quality["test_accuracy"] == pytest.approx(1 - errors / len(test))
+
+
+def test_notebook_01_takes_the_shipped_teacher_or_trains_one_from_its_recipe(tmp_path):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    from kdlib.course import configure
+    train = load("fashion-mnist", "train")
+    images, labels = train.images[:300], train.labels[:300]
+    namespace = {"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "seed": None,
+                 "teachers": None, "teacher_epochs": None, "teacher_jitter": None, "retrain": None}
+    cfg = configure(dict(namespace))
+    assert cfg.teachers == "shipped"
+    model, made = shipped.classifier_teacher(cfg, images, labels)
+    _, manifest = shipped.verify("classifier-fashion-mnist")
+    assert made.source == "shipped: pretrained/classifier-fashion-mnist.pt" and made.settings == manifest.settings
+    assert made.checkpoint.sha256 == manifest.sha256 and not (tmp_path / "checkpoints").exists()
+    cfg = configure(namespace | {"teachers": "run", "teacher_epochs": 1})
+    model, made = shipped.classifier_teacher(cfg, images, labels)
+    recipe = config.RECIPES["classifier-fashion-mnist"].settings
+    assert made.source == "trained in this run" and made.settings["epochs"] == 1
+    assert {k: made.settings[k] for k in ("jitter", "batch_size", "learning_rate")} == {
+        k: recipe[k] for k in ("jitter", "batch_size", "learning_rate")}  # the rest of the recipe
+    assert (tmp_path / "checkpoints" / made.checkpoint.file).is_file() and made.settings["train_size"] == 300

@@ -12,9 +12,10 @@ from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evalu
                                   evaluation_rows, student_record, trained_models)
 from kdlib.course.report import target_checks, target_rows
 from kdlib.course.runner import course_table
-from kdlib.course.shipped import load_shipped, ruler_for, shipped_ruler
+from kdlib.course.shipped import Provenance, classifier_teacher, load_shipped, ruler_for, shipped_ruler
 
 __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
            "Classifiers", "Evaluation", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
            "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "student_record", "target_checks",
-           "target_rows", "course_table", "trained_models", "load_shipped", "ruler_for", "shipped_ruler"]
+           "target_rows", "course_table", "trained_models", "load_shipped", "ruler_for", "shipped_ruler",
+           "Provenance", "classifier_teacher"]

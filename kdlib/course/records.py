@@ -141,6 +141,7 @@ class Record:
     FILE: ClassVar[str]
     WRITER: ClassVar[str]
     KEY: ClassVar[tuple[str, ...]] = ()
+    VERSION: ClassVar[int] = SCHEMA  # a record type whose fields change raises its own
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -160,7 +161,7 @@ class Record:
     def save(self, run: RunDir) -> Path:
         """Write the record atomically; return its path."""
         target = run.file("records", self.file_name(**self.key()))
-        write_json(target, {"schema": SCHEMA, "type": type(self).__name__, "writer": self.writer(**self.key()),
+        write_json(target, {"schema": self.VERSION, "type": type(self).__name__, "writer": self.writer(**self.key()),
                             "record": dataclasses.asdict(self)})
         return target
 
@@ -205,8 +206,9 @@ def read_record(path: Path, cls: type[R] | None = None) -> R:
         cls = cls or RECORDS[envelope["type"]]
         if envelope["type"] != cls.__name__:
             raise RecordError(f"{path} holds a {envelope['type']} record, not a {cls.__name__}")
-        if envelope["schema"] != SCHEMA:
-            raise RecordError(f"{path} has schema {envelope['schema']}, this kdlib reads schema {SCHEMA}")
+        if envelope["schema"] != cls.VERSION:
+            raise RecordError(f"{path} has schema {envelope['schema']}, this kdlib reads {cls.__name__} records "
+                              f"of schema {cls.VERSION}")
         return from_json(cls, envelope["record"], str(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RecordError(f"{path} is not valid JSON ({err}): it was cut off or edited; {fix}") from None
@@ -218,18 +220,30 @@ def read_record(path: Path, cls: type[R] | None = None) -> R:
 
 @dataclass(frozen=True)
 class ClassifierResult:
-    """One classifier of Hinton et al.'s experiment: its test errors, size and checkpoint."""
+    """One classifier of Hinton et al.'s experiment, trained with one or more seeds: its test errors, training
+    time and checkpoint per seed, its size, and where it came from (trained in the run, or a shipped file)."""
 
     name: str
-    test_errors: int
+    seeds: tuple[int, ...]
+    test_errors: tuple[int, ...]
     parameters: int
-    training_seconds: float
-    checkpoint: Artifact
+    training_seconds: tuple[float, ...]
+    checkpoints: tuple[Artifact, ...]
+    source: str
+
+    @property
+    def mean_errors(self) -> float:
+        return sum(self.test_errors) / len(self.test_errors)
+
+    @property
+    def spread(self) -> int:
+        """Largest minus smallest test errors over the seeds (0 for one seed)."""
+        return max(self.test_errors) - min(self.test_errors)
 
 
 @dataclass(frozen=True)
 class TemperaturePoint:
-    """One distilled student of the temperature x alpha sweep."""
+    """One distilled student of the temperature x alpha sweep (the run's first seed)."""
 
     temperature: float
     alpha: float
@@ -248,6 +262,7 @@ class Classifiers(Record):
     models: tuple[ClassifierResult, ...]
     sweep: tuple[TemperaturePoint, ...]
     FILE, WRITER = "classifiers.json", "01_soft_labels"
+    VERSION = 2  # 2: a result per seed, and where each model came from
 
 
 @dataclass(frozen=True)

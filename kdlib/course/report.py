@@ -85,8 +85,10 @@ def targets_text() -> str:
 
 
 def _classifier_rows(record: Classifiers) -> list[dict[str, Any]]:
-    return [{"model": m.name, "test errors": m.test_errors, "parameters": m.parameters,
-             "training (s)": m.training_seconds} for m in record.models]
+    return [{"model": m.name, "test errors": m.mean_errors, "seeds": len(m.seeds),
+             "spread (max - min)": m.spread, "parameters": m.parameters,
+             "training (s, mean)": sum(m.training_seconds) / len(m.training_seconds), "source": m.source}
+            for m in record.models]
 
 
 def _sweep_rows(record: Classifiers) -> list[dict[str, Any]]:

@@ -21,15 +21,16 @@ import torch
 from torch import nn
 
 from kdlib.batches import scale
-from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, test_errors, train_classifier
+from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, misclassified, train_classifier
 from kdlib.data import load
 from kdlib.evaluate import Ruler, ruler, ruler_of
 from kdlib.models import MLP
+from kdlib.train import Trained
 from kdlib.features import FeatureNet, feature_network
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
-from kdlib.course.records import Machine, RecordError, from_json
+from kdlib.course.records import Artifact, Machine, RecordError, from_json
 from kdlib.course.runner import machine
 
 SCHEMA = 1
@@ -116,22 +117,26 @@ def _ruler_quality(net: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, f
             "real_train_recall": train_floor.recall}
 
 
+def _classifier(settings: dict[str, Any], dataset: str, images: torch.Tensor, labels: torch.Tensor, work: Path,
+                device: torch.device, fresh: bool = False) -> tuple[nn.Module, Trained]:
+    """Notebook 01's MLP teacher trained (or loaded from ``work``) on the hard labels with a recipe's settings."""
+    return train_classifier("teacher", TEACHER_MLP, images, hard_labels(labels.to(device)), settings["epochs"], work,
+                            dataset=dataset, batch_size=settings["batch_size"],
+                            learning_rate=settings["learning_rate"], seed=settings["seed"],
+                            jitter=settings["jitter"], device=device, fresh=fresh)
+
+
 def _train_classifier(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
-    """Train (or load from ``work``) notebook 01's MLP teacher on the hard labels."""
     train = load(recipe.dataset, "train")
-    s = recipe.settings
-    images, labels = train.images[:s.get("train_size")], train.labels[:s.get("train_size")]  # all, unless a test
-    model, trained = train_classifier("teacher", TEACHER_MLP, images, hard_labels(labels.to(device)),
-                                      s["epochs"], work, dataset=recipe.dataset, batch_size=s["batch_size"],
-                                      learning_rate=s["learning_rate"], seed=s["seed"], jitter=s["jitter"],
-                                      device=device)
+    rows = slice(recipe.settings.get("train_size"))  # all, unless a test's tiny recipe says otherwise
+    model, trained = _classifier(recipe.settings, recipe.dataset, train.images[rows], train.labels[rows], work, device)
     return model, trained.checkpoint
 
 
 def _classifier_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
     """Test errors and accuracy of the classifier as shipped (its weights at the shipped precision)."""
     test = load(recipe.dataset, "test")
-    errors = test_errors(model, scale(test.images, PIXELS).to(next(model.parameters()).device), test.labels)
+    errors = misclassified(model, scale(test.images, PIXELS).to(next(model.parameters()).device), test.labels)
     return {"test_errors": float(errors), "test_accuracy": 1 - errors / len(test)}
 
 
@@ -206,6 +211,32 @@ def ruler_for(cfg: Config) -> Ruler:
         return shipped_ruler(cfg.dataset, device=cfg.device, seed=cfg.seed, samples=cfg.eval_samples)[0]
     return ruler(cfg.dataset, cfg.run.checkpoints, cfg.feature_epochs, cfg.device, cfg.seed, cfg.eval_samples,
                  cfg.train_size)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a notebook's teacher came from: a shipped file or a run of its recipe, and what made it."""
+
+    source: str
+    checkpoint: Artifact
+    training_seconds: float
+    settings: dict[str, Any]
+
+
+def classifier_teacher(cfg: Config, images: torch.Tensor, labels: torch.Tensor) -> tuple[nn.Module, Provenance]:
+    """Notebook 01's teacher for ``cfg.dataset``: the shipped one (``teachers='shipped'``), else trained in the run
+    folder on ``images``/``labels`` from the same recipe (``teacher_epochs``/``teacher_jitter`` override it)."""
+    name = f"classifier-{cfg.dataset}"
+    if cfg.teachers == "shipped":
+        model, manifest = load_shipped(name, device=cfg.device)
+        return model, Provenance(f"shipped: pretrained/{manifest.file}", Artifact(manifest.file, manifest.sha256),
+                                 manifest.training_seconds, manifest.settings)
+    settings = _recipe(name).settings | {"seed": cfg.seed} | {
+        key: value for key, value in (("epochs", cfg.teacher_epochs), ("jitter", cfg.teacher_jitter))
+        if value is not None}
+    model, trained = _classifier(settings, cfg.dataset, images, labels, cfg.run.checkpoints, cfg.device, cfg.retrain)
+    return model, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
+                             trained.settings)
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
