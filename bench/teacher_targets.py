@@ -90,7 +90,8 @@ def main() -> None:
                          "ruler": teacher.ruler.checkpoint.file, "Fréchet distance": teacher.quality.frechet_distance,
                          "precision": teacher.quality.precision, "recall": teacher.quality.recall,
                          "recognisable / real's": ratio, "class shares": f"{min(shares):.1%} to {max(shares):.1%}"})
-    print(markdown_table(rows), "\n")
+    if rows:
+        print(markdown_table(rows), "\n")
     full = {r["teacher"].split()[0]: r["Fréchet distance"] for r in rows if "(full)" in r["teacher"]}
     gan_fd = f"{GAN['frechet_vs_full'] * full['GAN']:.1f}" if "GAN" in full else "not measured: no full run given"
     vae_fd = f"{VAE['frechet_vs_full'] * full['VAE']:.1f}" if "VAE" in full else "not measured: no full run given"

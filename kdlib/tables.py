@@ -15,10 +15,11 @@ def cell(value: Any) -> str:
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """One row per mapping; the columns are the first row's keys, in order."""
+    """One row per mapping; the columns are every key of any row, in the order first seen (a row without a
+    key leaves its cell empty: no column is dropped)."""
     if not rows:
         raise ValueError("markdown_table needs at least one row")
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

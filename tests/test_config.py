@@ -44,10 +44,18 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
     ({"student_widths": []}, r"student_widths=\[\] is empty"),
     ({"sweep_temperatures": [1.0, 4.0], "sweep_alphas": []}, "both lists or neither"),
     ({"train_size": 200, "batch_size": 256}, r"train_size=200 is smaller than \{'batch_size': 256\}"),
+    ({"train_size": 58_000, "validation_size": 5_000}, r"overlap in the 60,000 training images: lower train_size to "
+                                                       r"at most 55000"),
+    ({"teachers": "downloaded"}, r"teachers='downloaded' is not one of \['shipped', 'run'\]"),
 ])
 def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
     with pytest.raises(ValueError, match=message):
         configure({"run_dir": str(tmp_path), **namespace})
+
+
+def test_validation_images_need_no_train_size(tmp_path):
+    cfg = configure({"run_dir": str(tmp_path), "profile": "quick", "train_size": None, "validation_size": 5_000})
+    assert cfg.train_size is None and cfg.validation_size == 5_000  # all the others train
 
 
 def test_cuda_refused_when_absent():

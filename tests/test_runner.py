@@ -232,7 +232,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     checkpoint = Artifact("c.pt", "0" * 64)
     Classifiers("mnist", "full", config, 10_000, (ClassifierResult("teacher", (0,), (108,), 2000, (6.5,), (checkpoint,), "run"),
                                                   ClassifierResult("student (labels)", (0, 1), (149, 141), 1000,
-                                                                   (2.5, 2.7), (checkpoint,) * 2, "run")),
+                                                                   (2.5, 2.7), (checkpoint,) * 2, "run", (60, 63))),
                 (TemperaturePoint(1.0, 0.5, 8, 153), TemperaturePoint(4.0, 0.5, 8, 134))).save(run)
     evaluation(300.0, config).save(run)
     machine = Machine("Some CPU", 2, "cpu", "2.x")
@@ -245,8 +245,8 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     text = readme.read_text()
     assert text.startswith("# Title\n\nProse before.\n\n") and text.endswith("<!-- end of kdlib report -->\n\nProse after.\n")
     assert "stale" not in text
-    assert "#### Notebook 01: teacher and students" in text and "| teacher | 108 | 1 | 0 | 2,000 | 6.5 |" in text
-    assert "| student (labels) | 145 | 2 | 8 | 1,000 | 2.6 |" in text  # the mean and the spread of two seeds
+    assert "#### Notebook 01: teacher and students" in text and "| teacher | 108 | 1 | 0 | 2,000 | 6.5 |  |" in text
+    assert "| student (labels) | 145 | 2 | 8 | 1,000 | 2.6 | 61.5 |" in text  # means and spread of two seeds
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 10 | 37.5 |" in text

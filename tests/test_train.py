@@ -115,6 +115,8 @@ def test_markdown_table():
     table = markdown_table([{"model": "teacher", "errors": 67, "share": 0.12345}, {"model": "student", "errors": 1460}])
     assert table.splitlines() == ["| model | errors | share |", "|---|---|---|",
                                   "| teacher | 67 | 0.1235 |", "| student | 1,460 |  |"]
+    later = markdown_table([{"model": "teacher"}, {"model": "student", "errors": 74}])  # a later row's key stays
+    assert later.splitlines() == ["| model | errors |", "|---|---|", "| teacher |  |", "| student | 74 |"]
     with pytest.raises(ValueError):
         markdown_table([])
 

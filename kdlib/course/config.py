@@ -103,12 +103,19 @@ SETTINGS: dict[str, Setting] = {
                               "recipe's", int, None, None, None, low=1, high=1000, optional=True),
     "teacher_jitter": Setting("random shift of a run-trained classifier teacher's images, in pixels (the paper: 2); "
                               "None: its recipe's", int, None, None, None, low=0, high=4, optional=True),
+    "validation_size": Setting("the last training images, held out from every classifier student to choose T and "
+                               "alpha on (0: none; the students then train on all train_size images)", int, 0, 0, 0,
+                               low=0, high=30_000),
     "student_seeds": Setting("seeds each classifier student is trained with (seed, seed + 1, ...): the spread "
                              "tells a real difference from noise", int, 1, 3, 3, low=1, high=20),
     "student_epochs": Setting("epochs of each classifier student", int, 1, 5, 30, low=1, high=1000),
-    "temperature": Setting("distillation temperature T", float, 20.0, 20.0, 20.0, low=0.01, high=1000.0),
+    # quick: chosen on 5,000 held-out training images by sweeps/notebook01-quick.yaml (report in
+    # docs/results/sweep-01-quick): in 5 epochs a higher T did worse at every alpha. full: see alpha.
+    "temperature": Setting("distillation temperature T", float, 1.0, 1.0, 20.0, low=0.01, high=1000.0),
+    # full: T = 20 as in the paper and alpha = 0.5, both chosen on MNIST's 5,000 held-out training images by
+    # sweeps/notebook01-full-mnist.yaml (docs/results/sweep-01-mnist), one seed per point.
     "alpha": Setting("weight of the soft (teacher) term; 1 - alpha weighs the hard labels", float,
-                     0.9, 0.9, 0.9, low=0.0, high=1.0),
+                     0.9, 0.9, 0.5, low=0.0, high=1.0),
     "sweep_temperatures": Setting("temperatures of the T x alpha sweep (empty: no sweep)", list,
                                   [], [], [1.0, 4.0, 20.0], low=0.01, high=1000.0),
     "sweep_alphas": Setting("soft-term weights of the T x alpha sweep", list, [], [], [0.5, 0.9],
@@ -236,6 +243,10 @@ def check_together(values: dict[str, Any]) -> None:
     if too_big:
         raise ValueError(f"train_size={values['train_size']} is smaller than {too_big}: training would take no "
                          f"step; raise train_size or lower the batch size")
+    if values.get("validation_size") and (values.get("train_size") or 0) + values["validation_size"] > 60_000:
+        raise ValueError(f"train_size={values.get('train_size')} and validation_size={values['validation_size']} "
+                         f"overlap in the 60,000 training images: lower train_size to at most "
+                         f"{60_000 - values['validation_size']}")
     sweep = {k: values[k] for k in ("sweep_temperatures", "sweep_alphas") if k in values}
     if len(sweep) == 2 and bool(sweep["sweep_temperatures"]) != bool(sweep["sweep_alphas"]):
         raise ValueError(f"the T x alpha sweep needs both lists or neither, got {sweep}: one empty list "

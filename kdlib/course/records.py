@@ -230,10 +230,15 @@ class ClassifierResult:
     training_seconds: tuple[float, ...]
     checkpoints: tuple[Artifact, ...]
     source: str
+    validation_errors: tuple[int, ...] = ()  # per seed, on the held-out training images (validation_size)
 
     @property
     def mean_errors(self) -> float:
         return sum(self.test_errors) / len(self.test_errors)
+
+    @property
+    def mean_validation_errors(self) -> float | None:
+        return sum(self.validation_errors) / len(self.validation_errors) if self.validation_errors else None
 
     @property
     def spread(self) -> int:

@@ -86,7 +86,9 @@ def targets_text() -> str:
 
 def _classifier_rows(record: Classifiers) -> list[dict[str, Any]]:
     return [{"model": m.name, "test errors": m.mean_errors, "seeds": len(m.seeds),
-             "spread (max - min)": m.spread, "parameters": m.parameters,
+             "spread (max - min)": m.spread,
+             **({"validation errors": m.mean_validation_errors} if m.validation_errors else {}),
+             "parameters": m.parameters,
              "training (s, mean)": sum(m.training_seconds) / len(m.training_seconds), "source": m.source}
             for m in record.models]
 

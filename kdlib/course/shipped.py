@@ -275,15 +275,14 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
 
 def shipped_table(folder: Path = PRETRAINED) -> str:
     """A Markdown table of the manifests in ``folder``: what each file is, its quality and how it was made."""
-    rows = []
-    for path in sorted(folder.glob("*.json")):
-        m = Manifest.read(path)
-        rows.append({"file": f"`{m.file}`", "data set": m.dataset,
-                     "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
-                     **{QUALITY_LABELS.get(k, k): v for k, v in m.quality.items()},
-                     "MiB": m.bytes / 2**20, "precision": m.precision, "training (s)": m.training_seconds,
-                     "machine": f"{m.machine.cpu}, {m.threads} threads, {m.machine.device}",
-                     "commit": m.commit[:10] + ("+dirty" if m.commit.endswith("+dirty") else "")})
+    manifests = [Manifest.read(path) for path in sorted(folder.glob("*.json"))]
+    measured = list(dict.fromkeys(key for m in manifests for key in m.quality))  # every kind's, in one place
+    rows = [{"file": f"`{m.file}`", "data set": m.dataset,
+             "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
+             **{QUALITY_LABELS.get(k, k): m.quality.get(k, "") for k in measured},
+             "MiB": m.bytes / 2**20, "precision": m.precision, "training (s)": m.training_seconds,
+             "machine": f"{m.machine.cpu}, {m.threads} threads, {m.machine.device}",
+             "commit": m.commit[:10] + ("+dirty" if m.commit.endswith("+dirty") else "")} for m in manifests]
     if not rows:
         raise FileNotFoundError(f"{folder} holds no manifest: run `python -m kdlib teachers`")
     return markdown_table(rows)
