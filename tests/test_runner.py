@@ -134,7 +134,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     first = capsys.readouterr().out
     assert "[kdlib sweep 1/2] temperature=1: running" in first and "[kdlib sweep 2/2] temperature=4: done" in first
     point = tmp_path / "sweep" / "temperature=4"
-    assert Classifiers.load(RunDir(point)).models[0].test_errors == 40
+    assert Classifiers.load(RunDir(point)).models[0].test_errors == (40,)
     assert not (point / "04_first.ipynb").exists()
     assert (point / "checkpoints" / "teacher.pt").read_text() == "checkpoints/teacher.pt"
     # notebook 02's record (before the sweep's first notebook) was copied; notebook 05's and the runner's were not
