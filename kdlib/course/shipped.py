@@ -23,8 +23,10 @@ from torch import nn
 from kdlib.batches import scale
 from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, misclassified, train_classifier
 from kdlib.data import load
-from kdlib.evaluate import Ruler, ruler, ruler_of
-from kdlib.models import MLP
+from kdlib.evaluate import Ruler, generated, image_quality, ruler, ruler_of, sampler
+from kdlib.generative import GAN_LATENT, VAE_LATENT, train_gan, train_vae
+from kdlib.metrics import recognisable_share
+from kdlib.models import MLP, VAE, Generator, as_generator
 from kdlib.train import Trained
 from kdlib.features import FeatureNet, feature_network
 from kdlib.tables import markdown_table
@@ -140,6 +142,32 @@ def _classifier_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict
     return {"test_errors": float(errors), "test_accuracy": 1 - errors / len(test)}
 
 
+def _generative(recipe: Recipe, work: Path, device: torch.device, fresh: bool = False) -> tuple[nn.Module, Path]:
+    """The GAN's generator or the whole VAE of a recipe, trained (or loaded from ``work``) on the training set."""
+    train = load(recipe.dataset, "train")
+    settings = {key: value for key, value in recipe.settings.items() if key != "train_size"}
+    images = train.images[slice(recipe.settings.get("train_size"))]  # all, unless a test's tiny recipe says otherwise
+    if recipe.kind == "gan":
+        generator, _, trained = train_gan(images, work, dataset=recipe.dataset, device=device, fresh=fresh, **settings)
+        return generator, trained.checkpoint
+    vae, trained = train_vae(images, work, dataset=recipe.dataset, device=device, fresh=fresh, **settings)
+    return vae, trained.checkpoint
+
+
+def _generative_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """Fréchet distance, precision, recall, recognisable share (also relative to the real test images') and the
+    smallest and largest class share of ``eval_samples`` samples, on the data set's shipped ruler."""
+    device = next(model.parameters()).device
+    measure, _ = shipped_ruler(recipe.dataset, device=device, samples=recipe.eval_samples)
+    generator = as_generator(model)
+    images = generated(sampler(generator, generator.latent_dim, device), recipe.eval_samples)
+    quality = image_quality(images, measure.net, measure.real)
+    recognisable = recognisable_share(measure.net.embed(images)[1])
+    return {"frechet_distance": quality.frechet_distance, "precision": quality.precision, "recall": quality.recall,
+            "recognisable": recognisable, "recognisable_vs_real": recognisable / measure.real.recognisable,
+            "smallest_class_share": min(quality.class_shares), "largest_class_share": max(quality.class_shares)}
+
+
 @dataclass(frozen=True)
 class Kind:
     """What a kind of recipe trains, the empty model its weights load into, the precision it is shipped in and
@@ -153,7 +181,9 @@ class Kind:
 
 KINDS = {"ruler": Kind(_train_ruler, lambda recipe: FeatureNet(10), torch.float32, _ruler_quality),
          "classifier": Kind(_train_classifier, lambda recipe: MLP(**TEACHER_MLP), torch.float16,
-                            _classifier_quality)}
+                            _classifier_quality),
+         "gan": Kind(_generative, lambda recipe: Generator(GAN_LATENT, 1.0), torch.float32, _generative_quality),
+         "vae": Kind(_generative, lambda recipe: VAE(VAE_LATENT, 1.0), torch.float32, _generative_quality)}
 
 
 def _recipe(name: str) -> Recipe:
@@ -288,6 +318,8 @@ def shipped_table(folder: Path = PRETRAINED) -> str:
     return markdown_table(rows)
 
 
-QUALITY_LABELS = {"test_accuracy": "test accuracy", "test_errors": "test errors", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
+QUALITY_LABELS = {"frechet_distance": "Fréchet distance", "recognisable": "recognisable (p >= 0.9)",
+                  "recognisable_vs_real": "recognisable / real's", "smallest_class_share": "smallest class",
+                  "largest_class_share": "largest class", "test_accuracy": "test accuracy", "test_errors": "test errors", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
                   "real_train_frechet_distance": "FD real train vs test (floor)",
                   "real_train_precision": "precision (real train)", "real_train_recall": "recall (real train)"}
