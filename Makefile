@@ -39,14 +39,12 @@ test: data
 	KDLIB_PROGRESS=0 $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # Re-execute the notebooks and write them back, cleaned, for committing: the quick
-# profile from a fresh run folder (its times are recorded for the overview), then
-# notebook 01 from the paper's setting (full profile on MNIST; needs MNIST, e.g. via
-# KDLIB_DATA). runs/full-mnist keeps its checkpoints: delete it and add
-# --record-timings to re-measure the full profile (about 26 minutes on 2 CPU cores).
+# profile from a fresh run folder (its times are recorded for the overview). The
+# README's full-profile results come from run folders of their own (its Results
+# section gives the commands), not from the committed notebooks.
 notebooks: data
 	rm -rf runs/notebooks-quick
 	$(PY) -m kdlib run --profile quick --run-dir runs/notebooks-quick --update-notebooks --record-timings
-	$(PY) -m kdlib run --profile full -p dataset mnist --only 01_soft_labels --update-notebooks --run-dir runs/full-mnist
 	$(PY) -m kdlib run --profile quick --only 00_overview --run-dir runs/notebooks-quick --update-notebooks
 
 bench: data

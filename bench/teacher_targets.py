@@ -9,7 +9,8 @@ the `full` profile, at least 40% fewer errors). For the teachers of the
 run folders given: Fréchet distance, precision, recall, the recognisable share of
 10,000 samples divided by the real images' share, and the range of class shares,
 all on the shipped ruler of the run's data set, beside the targets a shipped teacher
-must meet (its Fréchet distance against today's `full` recipe: pass that run first).
+must meet (its Fréchet distance against today's `full` recipe: pass that run first);
+then each shipped GAN and VAE teacher's manifest against those targets.
 
 Run: ``python bench/teacher_targets.py [RUN ...]`` (default: runs/full runs/notebooks-quick runs/full-mnist)
 """
@@ -100,7 +101,33 @@ def main() -> None:
           f"{GAN['recognisable']}x the real images', every class {GAN['class_share'][0]:.0%} to "
           f"{GAN['class_share'][1]:.0%} of the samples.")
     print(f"A shipped VAE teacher must reach: Fréchet distance <= {VAE['frechet_vs_full']}x today's full recipe "
-          f"({vae_fd}), recognisable >= {VAE['recognisable']}x the real images'.")
+          f"({vae_fd}), recognisable >= {VAE['recognisable']}x the real images'.\n")
+    shipped = [shipped_teacher_targets(name, full) for name in sorted(RECIPES) if RECIPES[name].kind in ("gan", "vae")]
+    if shipped:
+        print(markdown_table(shipped))
+
+
+def shipped_teacher_targets(name: str, full: dict[str, float]) -> dict[str, object]:
+    """A shipped GAN or VAE teacher's manifest (measured on the shipped ruler) against its targets; the Fréchet
+    distance against ``full``'s teacher of the family when that run was given."""
+    _, manifest = verify(name)
+    quality, family = manifest.quality, manifest.kind.upper()
+    targets = GAN if family == "GAN" else VAE
+    checks = {"recognisable": quality["recognisable_vs_real"] >= targets["recognisable"]}
+    if family in full:
+        checks["Fréchet distance"] = quality["frechet_distance"] <= targets["frechet_vs_full"] * full[family]
+    if family == "GAN":
+        low, high = GAN["class_share"]
+        checks |= {"precision": quality["precision"] >= GAN["precision"], "recall": quality["recall"] >= GAN["recall"],
+                   "class shares": low <= quality["smallest_class_share"] and quality["largest_class_share"] <= high}
+    return {"shipped teacher": name, "Fréchet distance": quality["frechet_distance"],
+            "vs full recipe's": f"{quality['frechet_distance'] / full[family]:.2f}x" if family in full else "no full run",
+            "precision": quality["precision"], "recall": quality["recall"],
+            "recognisable / real's": quality["recognisable_vs_real"],
+            "class shares": f"{quality['smallest_class_share']:.1%} to {quality['largest_class_share']:.1%}",
+            "met": ", ".join(k for k, ok in checks.items() if ok) or "none",
+            "not met": ", ".join(k for k, ok in checks.items() if not ok) or "none"}
+
 
 if __name__ == "__main__":
     main()

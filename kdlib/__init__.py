@@ -13,6 +13,7 @@ from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, Lat
 from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
                             ruler, ruler_of, sampler, summary_row)
 from kdlib.features import FeatureNet, feature_network
+from kdlib.generative import GAN_LATENT, VAE_LATENT, fixed_latents, hold_then_decay, train_gan, train_vae
 from kdlib.metrics import recognisable_share
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
@@ -27,7 +28,8 @@ from kdlib.train import (DivergedError, Trained, Training, classifier_training, 
 __all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "class_shares", "classifier_training",
     "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder", "decoder_loss",
     "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy", "evaluate_generator",
-    "feature_loss", "fidelity", "fit", "gan_step", "GANScratch", "gaussian_kl", "generated", "Generator",
+    "feature_loss", "fidelity", "fit", "fixed_latents", "GAN_LATENT", "hold_then_decay", "train_gan", "train_vae",
+    "VAE_LATENT", "gan_step", "GANScratch", "gaussian_kl", "generated", "Generator",
     "generator_loss", "hidden_maps", "image_grid", "kl_divergence", "LABELS", "LatentBatches", "load",
     "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table", "Measurement", "MLP",
     "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial", "OutputDistillation", "OutputFeatures",

@@ -1,7 +1,7 @@
 """The generative teachers' training: a DCGAN and a VAE, each by one load-or-train function.
 
-Notebooks 02 and 03 train their run's teachers with these functions, and ``python -m kdlib teachers`` trains the
-shipped ones with them from longer recipes, so a run's teacher and a shipped one differ only in their settings.
+A run's teachers and the course's shipped ones are trained by these same functions, from different settings, so
+the two differ only in those settings.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import torch
 
 from kdlib import OBJECTIVES, STUDENT_MODULE, Generator, Student, VAE, save_checkpoint, train_student
 from kdlib.course import (Artifact, ClassifierResult, Classifiers, Evaluation, RecordError, RulerRecord, RunDir,
-                          StudentRecord, Teacher, TemperaturePoint, evaluation_rows, student_record)
+                          StudentRecord, Teacher, TemperaturePoint, evaluation_rows, run_teacher, student_record)
 from kdlib.course.records import writable_folder
 from kdlib.evaluate import Measurement, Quality, Ruler, reference
 from kdlib.features import FeatureNet
@@ -75,7 +75,9 @@ def build_run(path):
             student = Student(objective(), 0.25)
             _, trained = train_student(student, teacher.model(run), images, torch.arange(64) % 10, 1, 16, 0,
                                        run.checkpoints, {"teacher": teacher.checkpoint.sha256})
-            students.append(student_record(student, trained, teacher, "smoke"))
+            provenance = run_teacher(run, family, teacher.dataset)[1]
+            assert provenance.checkpoint == teacher.checkpoint and provenance.settings == teacher.settings
+            students.append(student_record(student, trained, provenance, teacher.dataset, "smoke"))
             students[-1].save(run)
     return ruler, students
 
@@ -139,8 +141,8 @@ def test_missing_damaged_or_foreign_records_are_refused_by_name(tmp_path):
 def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_ruler(tmp_path, make_run):
     run, ruler, students = make_run(tmp_path)
     rows = evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200, seed=1)
-    assert [row.name for row in rows] == (["GAN teacher"] + [s.name for s in students if s.family == "gan"]
-                                          + ["VAE teacher"] + [s.name for s in students if s.family == "vae"])
+    assert [row.name for row in rows] == (["GAN teacher (run)"] + [s.name for s in students if s.family == "gan"]
+                                          + ["VAE teacher (run)"] + [s.name for s in students if s.family == "vae"])
     assert rows[0].fidelity == 0.0 and all(row.fidelity > 0 for row in rows[1:5])
     assert rows[0].parameters == sum(p.numel() for p in Generator(8, 0.5).parameters())
     # The data set switched: notebook 05 run on MNIST over a Fashion-MNIST run.
@@ -156,8 +158,8 @@ def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_rule
         evaluation_rows(run, ruler, "fashion-mnist", [0.5], samples=200)
     # The GAN teacher retrained (notebook 02 run again with other settings), the students not.
     save_teacher(run, "gan", ruler, seed=1)
-    with pytest.raises(RecordError, match=r"student-gan-output-0.25.json has teacher gan_teacher_0.pt .* but the run's "
-                                          r"GAN teacher \(02_gan_teacher\) has gan_teacher_1.pt .*"
+    with pytest.raises(RecordError, match=r"student-gan-output-0.25.json has teacher gan_teacher_0.pt .* but the "
+                                          r"teacher \(trained in the run \(smoke profile\)\) has gan_teacher_1.pt .*"
                                           r"run notebooks/04_distilling_students.ipynb again"):
         evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200)
 

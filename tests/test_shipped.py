@@ -212,3 +212,51 @@ def test_notebook_01_takes_the_shipped_teacher_or_trains_one_from_its_recipe(tmp
     assert {k: made.settings[k] for k in ("jitter", "batch_size", "learning_rate")} == {
         k: recipe[k] for k in ("jitter", "batch_size", "learning_rate")}  # the rest of the recipe
     assert (tmp_path / "checkpoints" / made.checkpoint.file).is_file() and made.settings["train_size"] == 300
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_a_tiny_generative_recipe_ships_the_weights_it_trained_and_measures_them(kind, tmp_path, monkeypatch):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    recipe = Recipe(f"{kind}-tiny", kind, "fashion-mnist", {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3,
+                                                            "seed": 0, "train_size": 256}, eval_samples=500)
+    monkeypatch.setitem(config.RECIPES, recipe.name, recipe)
+    manifest = shipped.make_shipped(recipe.name, tmp_path / "work", tmp_path / "pretrained", "cpu")
+    model, _ = shipped.load_shipped(recipe.name, tmp_path / "pretrained")
+    module = "generator" if kind == "gan" else "vae"
+    trained = load_checkpoint(next((tmp_path / "work").glob(f"{kind}_teacher_*.pt")))["modules"][module]
+    assert all(torch.equal(trained[k], v) for k, v in model.state_dict().items())
+    assert set(manifest.quality) == {"frechet_distance", "precision", "recall", "recognisable", "recognisable_vs_real",
+                                     "smallest_class_share", "largest_class_share"}
+    measure, _ = shipped.shipped_ruler("fashion-mnist", samples=500)
+    assert manifest.quality["recognisable_vs_real"] == pytest.approx(
+        manifest.quality["recognisable"] / measure.real.recognisable)
+    assert manifest.quality["smallest_class_share"] <= 0.1 <= manifest.quality["largest_class_share"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in config.RECIPES.items() if r.kind in ("gan", "vae")))
+def test_a_shipped_generative_teacher_measures_what_its_manifest_says(name):
+    recipe = config.RECIPES[name]
+    if not available(recipe.dataset):
+        pytest.skip(f"{recipe.dataset} is not available here")
+    model, manifest = shipped.load_shipped(name)
+    quality = shipped.KINDS[recipe.kind].quality(model, recipe, shipped.PRETRAINED / manifest.file)
+    # Measured again here, perhaps with another thread count: the sums' order moves the last digits.
+    assert quality == pytest.approx(manifest.quality, rel=1e-3)
+
+
+def test_notebooks_04_and_05_take_the_shipped_teachers_or_the_runs(tmp_path):
+    from kdlib import VAE, Generator
+    from kdlib.course import configure
+    namespace = {"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "teachers": None}
+    cfg = configure(dict(namespace))
+    assert cfg.teachers == "shipped"
+    for family, kind in (("gan", Generator), ("vae", VAE)):
+        model, made = shipped.generative_teacher(cfg, family)
+        _, manifest = shipped.verify(f"{family}-fashion-mnist")
+        assert isinstance(model, kind) and made.source == f"shipped: pretrained/{family}-fashion-mnist.pt"
+        assert made.checkpoint.sha256 == manifest.sha256 and made.settings == manifest.settings
+    with pytest.raises(ValueError, match=r"no shipped GAN teacher for the data set 'mnist'.*teachers='run'.*02_gan"):
+        shipped.generative_teacher(configure(namespace | {"dataset": "mnist"}), "gan")
+    with pytest.raises(FileNotFoundError, match=r"teacher-vae.json is missing: run notebooks/03_vae_teacher"):
+        shipped.generative_teacher(configure(namespace | {"teachers": "run"}), "vae")

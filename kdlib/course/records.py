@@ -336,29 +336,55 @@ class StudentRecord(Record):
         return load_module(model, self.checkpoint.path(run, self.writer()), STUDENT_MODULE[self.family]).to(device)
 
 
-def student_record(student: Student, trained: Trained, teacher: Teacher, profile: str) -> StudentRecord:
-    """The record of a student that ``kdlib.train_student`` trained from ``teacher``."""
+@dataclass(frozen=True)
+class Provenance:
+    """Where a notebook's teacher came from (a shipped file, or a run), its file and what made it."""
+
+    source: str
+    checkpoint: Artifact
+    training_seconds: float
+    settings: dict[str, Any]
+
+
+def run_teacher(run: RunDir, family: str, dataset: str, device: torch.device | str = "cpu"
+                ) -> tuple[nn.Module, Provenance]:
+    """The teacher of ``family`` that notebook 02 or 03 trained in ``run`` (from its record, checkpoint verified),
+    refused when it was trained on another data set."""
+    record = Teacher.load(run, family=family)
+    record.require("dataset", dataset, "this notebook")
+    return record.model(run, device), Provenance(f"trained in the run ({record.profile} profile)", record.checkpoint,
+                                                 record.training_seconds, record.settings)
+
+
+def student_record(student: Student, trained: Trained, teacher: Provenance, dataset: str, profile: str
+                   ) -> StudentRecord:
+    """The record of a student that ``kdlib.train_student`` trained on ``dataset`` from the ``teacher``."""
     history = trained.history
-    return StudentRecord(student.family, student.objective.name, student.width, student.name, teacher.dataset,
+    return StudentRecord(student.family, student.objective.name, student.width, student.name, dataset,
                          profile, trained.settings, Artifact.of(trained.checkpoint), teacher.checkpoint,
                          history["seconds"], len(next(iter(history["steps"].values()))), history["epochs"][-1])
 
 
-def trained_models(run: RunDir, family: str, widths: list[float], dataset: str, device: torch.device | str = "cpu"
-                   ) -> tuple[Teacher, list[StudentRecord], dict[str, nn.Module]]:
-    """A family's teacher and its students of ``widths`` (every objective), as records and as generators
-    (z -> image), each checkpoint verified. Refused: a teacher or student from another data set, a student
-    of another teacher than the one the run holds now."""
-    teacher = Teacher.load(run, family=family)
-    teacher.require("dataset", dataset, "this notebook")
+def teacher_name(family: str, teacher: Provenance) -> str:
+    """A teacher's name in tables and figures: its family and where it came from."""
+    return f"{family.upper()} teacher ({'shipped' if teacher.source.startswith('shipped') else 'run'})"
+
+
+def trained_models(run: RunDir, family: str, widths: list[float], dataset: str,
+                   teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu"
+                   ) -> tuple[list[StudentRecord], dict[str, nn.Module]]:
+    """A family's students of ``widths`` (every objective) as records, and the teacher and the students as
+    generators (z -> image), each checkpoint verified. Refused: a student from another data set, or of another
+    teacher than ``teacher`` (``kdlib.course.generative_teacher`` or ``run_teacher``)."""
+    model, provenance = teacher
     students = [StudentRecord.load(run, family=family, objective=objective, width=width)
                 for width in widths for objective in OBJECTIVES[family]]
     for student in students:
         student.require("dataset", dataset, "this notebook")
-        student.require("teacher", teacher.checkpoint, f"the run's {family.upper()} teacher ({teacher.writer(family)})")
-    models = {f"{family.upper()} teacher": as_generator(teacher.model(run, device))}
+        student.require("teacher", provenance.checkpoint, f"the teacher ({provenance.source})")
+    models = {teacher_name(family, provenance): as_generator(model)}
     models |= {student.name: as_generator(student.model(run, device)) for student in students}
-    return teacher, students, models
+    return students, models
 
 
 @dataclass(frozen=True)
@@ -388,19 +414,25 @@ class Evaluation(Record):
 
 
 def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[float], samples: int, seed: int = 0,
-                    device: torch.device | str = "cpu") -> list[EvaluationRow]:
-    """Each teacher, then its students of ``widths``, measured from the run's records and checkpoints alone
-    (``trained_models``); a teacher measured on another ruler is refused too."""
+                    device: torch.device | str = "cpu",
+                    teachers: dict[str, tuple[nn.Module, Provenance]] | None = None) -> list[EvaluationRow]:
+    """Each teacher, then its students of ``widths``, measured on ``measure`` from the run's records and
+    checkpoints (``trained_models``). ``teachers`` maps each family to its teacher and provenance
+    (``kdlib.course.generative_teacher``); None: the teachers notebooks 02 and 03 trained in ``run``, each
+    refused when its record was measured on another ruler."""
     rows = []
     for family in TEACHER_WRITERS:
-        teacher, students, models = trained_models(run, family, widths, dataset, device)
-        teacher.require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
+        if teachers is None:
+            Teacher.load(run, family=family).require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
+        teacher = run_teacher(run, family, dataset, device) if teachers is None else teachers[family]
+        students, models = trained_models(run, family, widths, dataset, teacher, device)
         measured = compare(models, measure, samples, seed, device)
-        for (name, (measurement, fidelity)), record in zip(measured.items(), [teacher, *students]):
+        for (name, (measurement, fidelity)), record in zip(measured.items(), [None, *students]):
             rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name, family=family,
-                                      objective=getattr(record, "objective", "teacher"),
-                                      width=getattr(record, "width", 1.0),
-                                      training_seconds=record.training_seconds, fidelity=fidelity))
+                                      objective="teacher" if record is None else record.objective,
+                                      width=1.0 if record is None else record.width,
+                                      training_seconds=teacher[1].training_seconds if record is None
+                                      else record.training_seconds, fidelity=fidelity))
     return rows
 
 

@@ -32,7 +32,7 @@ from kdlib.features import FeatureNet, feature_network
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
-from kdlib.course.records import Artifact, Machine, RecordError, from_json
+from kdlib.course.records import TEACHER_WRITERS, Artifact, Machine, Provenance, RecordError, from_json, run_teacher
 from kdlib.course.runner import machine
 
 SCHEMA = 1
@@ -243,30 +243,48 @@ def ruler_for(cfg: Config) -> Ruler:
                  cfg.train_size)
 
 
-@dataclass(frozen=True)
-class Provenance:
-    """Where a notebook's teacher came from: a shipped file or a run of its recipe, and what made it."""
-
-    source: str
-    checkpoint: Artifact
-    training_seconds: float
-    settings: dict[str, Any]
-
-
 def classifier_teacher(cfg: Config, images: torch.Tensor, labels: torch.Tensor) -> tuple[nn.Module, Provenance]:
     """Notebook 01's teacher for ``cfg.dataset``: the shipped one (``teachers='shipped'``), else trained in the run
     folder on ``images``/``labels`` from the same recipe (``teacher_epochs``/``teacher_jitter`` override it)."""
     name = f"classifier-{cfg.dataset}"
     if cfg.teachers == "shipped":
         model, manifest = load_shipped(name, device=cfg.device)
-        return model, Provenance(f"shipped: pretrained/{manifest.file}", Artifact(manifest.file, manifest.sha256),
-                                 manifest.training_seconds, manifest.settings)
+        return model, shipped_provenance(manifest)
     settings = _recipe(name).settings | {"seed": cfg.seed} | {
         key: value for key, value in (("epochs", cfg.teacher_epochs), ("jitter", cfg.teacher_jitter))
         if value is not None}
     model, trained = _classifier(settings, cfg.dataset, images, labels, cfg.run.checkpoints, cfg.device, cfg.retrain)
     return model, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
                              trained.settings)
+
+
+def shipped_provenance(manifest: Manifest) -> Provenance:
+    return Provenance(f"shipped: pretrained/{manifest.file}", Artifact(manifest.file, manifest.sha256),
+                      manifest.training_seconds, manifest.settings)
+
+
+def shipped_teacher(family: str, dataset: str, device: torch.device | str = "cpu"
+                    ) -> tuple[nn.Module, Provenance] | None:
+    """The shipped teacher of ``family`` ("gan": its generator; "vae": the whole VAE) for ``dataset``, verified,
+    and its provenance; None when the course ships none for that data set."""
+    name = f"{family}-{dataset}"
+    if name not in RECIPES:
+        return None
+    model, manifest = load_shipped(name, device=device)
+    return model, shipped_provenance(manifest)
+
+
+def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]:
+    """Notebooks 04 and 05's teacher of ``family``: the shipped one for ``cfg.dataset`` (``teachers='shipped'``),
+    else the one notebook 02 or 03 trained in the run folder (``run_teacher``)."""
+    if cfg.teachers == "run":
+        return run_teacher(cfg.run, family, cfg.dataset, cfg.device)
+    shipped = shipped_teacher(family, cfg.dataset, cfg.device)
+    if shipped is None:
+        raise ValueError(f"no shipped {family.upper()} teacher for the data set {cfg.dataset!r} (there are "
+                         f"{sorted(RECIPES)}): set teachers='run' to use the one notebook "
+                         f"{TEACHER_WRITERS[family]} trains in the run folder")
+    return shipped
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
