@@ -324,11 +324,12 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
 def shipped_table(folder: Path = PRETRAINED) -> str:
     """A Markdown table of the manifests in ``folder``: what each file is, its quality and how it was made."""
     manifests = [Manifest.read(path) for path in sorted(folder.glob("*.json"))]
-    measured = list(dict.fromkeys(key for m in manifests for key in m.quality))  # every kind's, in one place
+    found = {key for m in manifests for key in m.quality}  # every kind's, in one place
+    measured = [key for key in QUALITY_LABELS if key in found] + sorted(found - set(QUALITY_LABELS))
     rows = [{"file": f"`{m.file}`", "data set": m.dataset,
              "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
              **{QUALITY_LABELS.get(k, k): m.quality.get(k, "") for k in measured},
-             "MiB": m.bytes / 2**20, "precision": m.precision, "training (s)": m.training_seconds,
+             "MiB": m.bytes / 2**20, "stored as": m.precision, "training (s)": m.training_seconds,
              "machine": f"{m.machine.cpu}, {m.threads} threads, {m.machine.device}",
              "commit": m.commit[:10] + ("+dirty" if m.commit.endswith("+dirty") else "")} for m in manifests]
     if not rows:
@@ -336,8 +337,230 @@ def shipped_table(folder: Path = PRETRAINED) -> str:
     return markdown_table(rows)
 
 
-QUALITY_LABELS = {"frechet_distance": "Fréchet distance", "recognisable": "recognisable (p >= 0.9)",
-                  "recognisable_vs_real": "recognisable / real's", "smallest_class_share": "smallest class",
-                  "largest_class_share": "largest class", "test_accuracy": "test accuracy", "test_errors": "test errors", "real_test_recognisable": "recognisable (real test, p >= 0.9)",
-                  "real_train_frechet_distance": "FD real train vs test (floor)",
-                  "real_train_precision": "precision (real train)", "real_train_recall": "recall (real train)"}
+QUALITY_LABELS = {  # the manifests' quality keys, in the order of the README's columns
+    "test_accuracy": "test accuracy", "test_errors": "test errors",
+    "frechet_distance": "Fréchet distance", "precision": "precision (samples)", "recall": "recall (samples)",
+    "recognisable": "recognisable (p >= 0.9)", "recognisable_vs_real": "recognisable / real's",
+    "smallest_class_share": "smallest class", "largest_class_share": "largest class",
+    "real_test_recognisable": "recognisable (real test, p >= 0.9)",
+    "real_train_frechet_distance": "FD real train vs test (floor)",
+    "real_train_precision": "precision (real train)", "real_train_recall": "recall (real train)"}
+
+
+def _classifier(settings: dict[str, Any], dataset: str, images: torch.Tensor, labels: torch.Tensor, work: Path,
+                device: torch.device, fresh: bool = False) -> tuple[nn.Module, Trained]:
+    """Notebook 01's MLP teacher trained (or loaded from ``work``) on the hard labels with a recipe's settings."""
+    return train_classifier("teacher", TEACHER_MLP, images, hard_labels(labels.to(device)), settings["epochs"], work,
+                            dataset=dataset, batch_size=settings["batch_size"],
+                            learning_rate=settings["learning_rate"], seed=settings["seed"],
+                            jitter=settings["jitter"], device=device, fresh=fresh)
+
+
+def _train_classifier(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
+    train = load(recipe.dataset, "train")
+    rows = slice(recipe.settings.get("train_size"))  # all, unless a test's tiny recipe says otherwise
+    model, trained = _classifier(recipe.settings, recipe.dataset, train.images[rows], train.labels[rows], work, device)
+    return model, trained.checkpoint
+
+
+def _classifier_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """Test errors and accuracy of the classifier as shipped (its weights at the shipped precision)."""
+    test = load(recipe.dataset, "test")
+    errors = misclassified(model, scale(test.images, PIXELS).to(next(model.parameters()).device), test.labels)
+    return {"test_errors": float(errors), "test_accuracy": 1 - errors / len(test)}
+
+
+def _generative(recipe: Recipe, work: Path, device: torch.device, fresh: bool = False) -> tuple[nn.Module, Path]:
+    """The GAN's generator or the whole VAE of a recipe, trained (or loaded from ``work``) on the training set."""
+    train = load(recipe.dataset, "train")
+    settings = {key: value for key, value in recipe.settings.items() if key != "train_size"}
+    images = train.images[slice(recipe.settings.get("train_size"))]  # all, unless a test's tiny recipe says otherwise
+    if recipe.kind == "gan":
+        generator, _, trained = train_gan(images, work, dataset=recipe.dataset, device=device, fresh=fresh, **settings)
+        return generator, trained.checkpoint
+    vae, trained = train_vae(images, work, dataset=recipe.dataset, device=device, fresh=fresh, **settings)
+    return vae, trained.checkpoint
+
+
+def _generative_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """Fréchet distance, precision, recall, recognisable share (also relative to the real test images') and the
+    smallest and largest class share of ``eval_samples`` samples, on the data set's shipped ruler."""
+    device = next(model.parameters()).device
+    measure, _ = shipped_ruler(recipe.dataset, device=device, samples=recipe.eval_samples)
+    generator = as_generator(model)
+    images = generated(sampler(generator, generator.latent_dim, device), recipe.eval_samples)
+    quality = image_quality(images, measure.net, measure.real)
+    recognisable = recognisable_share(measure.net.embed(images)[1])
+    return {"frechet_distance": quality.frechet_distance, "precision": quality.precision, "recall": quality.recall,
+            "recognisable": recognisable, "recognisable_vs_real": recognisable / measure.real.recognisable,
+            "smallest_class_share": min(quality.class_shares), "largest_class_share": max(quality.class_shares)}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of recipe trains, the empty model its weights load into, the precision it is shipped in and
+    how its quality is measured (on the model as shipped)."""
+
+    train: Callable[[Recipe, Path, torch.device], tuple[nn.Module, Path]]
+    empty: Callable[[Recipe], nn.Module]
+    precision: torch.dtype
+    quality: Callable[[nn.Module, Recipe, Path], dict[str, float]]
+
+
+KINDS = {"ruler": Kind(_train_ruler, lambda recipe: FeatureNet(10), torch.float32, _ruler_quality),
+         "classifier": Kind(_train_classifier, lambda recipe: MLP(**TEACHER_MLP), torch.float16,
+                            _classifier_quality),
+         "gan": Kind(_generative, lambda recipe: Generator(GAN_LATENT, 1.0), torch.float32, _generative_quality),
+         "vae": Kind(_generative, lambda recipe: VAE(VAE_LATENT, 1.0), torch.float32, _generative_quality)}
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"no shipped model {name!r}; known: {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def verify(name: str, folder: Path = PRETRAINED) -> tuple[Path, Manifest]:
+    """The shipped file of ``name`` and its manifest, refused unless both fit today's recipe and each other."""
+    recipe = _recipe(name)
+    manifest = Manifest.read(folder / f"{name}.json")
+    fix = f"run `{command(name)} --replace` to make it again"
+    if manifest.recipe() != recipe_dict(recipe):
+        raise RecordError(f"{folder / manifest.file} was made by the recipe {manifest.recipe()}, but "
+                          f"kdlib.course.config.RECIPES now says {recipe_dict(recipe)}: {fix}")
+    path = folder / manifest.file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing (its manifest {name}.json is there): {fix}")
+    found = file_sha256(path)
+    if found != manifest.sha256:
+        raise RecordError(f"{path} has SHA-256 {found[:12]}..., its manifest says {manifest.sha256[:12]}...: the "
+                          f"file is damaged or was replaced; restore it from git (git checkout -- {path.name}) "
+                          f"or {fix}")
+    return path, manifest
+
+
+def load_shipped(name: str, folder: Path = PRETRAINED, device: torch.device | str = "cpu"
+                 ) -> tuple[nn.Module, Manifest]:
+    """The shipped model ``name`` (float32, evaluation mode) and its manifest, verified (``verify``)."""
+    path, manifest = verify(name, folder)
+    state = load_checkpoint(path, f"Restore it from git or run `{command(name)} --replace`.")
+    if state.get("recipe") != manifest.recipe():
+        raise RecordError(f"{path} holds the model of recipe {state.get('recipe')}, not {manifest.recipe()} that "
+                          f"its manifest names: a foreign file; run `{command(name)} --replace`")
+    model = KINDS[manifest.kind].empty(_recipe(name))
+    apply_weights(model, {"model": {k: v.float() for k, v in state["model"].items()}}, path)
+    return model.to(device).eval(), manifest
+
+
+def shipped_ruler(dataset: str, folder: Path = PRETRAINED, device: torch.device | str = "cpu", seed: int = 0,
+                  samples: int = 10_000) -> tuple[Ruler, Manifest]:
+    """The data set's shipped feature network as a ruler (references and floors computed here)."""
+    net, manifest = load_shipped(f"ruler-{dataset}", folder, device)
+    return ruler_of(net, dataset, folder / manifest.file, seed=seed, samples=samples), manifest
+
+
+def ruler_for(cfg: Config) -> Ruler:
+    """The ruler a notebook measures with: the data set's shipped one (``ruler_source='shipped'``), else a
+    feature network trained in the run folder for ``feature_epochs`` epochs on ``train_size`` images."""
+    if cfg.ruler_source == "shipped":
+        if f"ruler-{cfg.dataset}" not in RECIPES:
+            raise ValueError(f"no shipped ruler for the data set {cfg.dataset!r} (there are "
+                             f"{sorted(RECIPES)}): set ruler_source='run' to train one in the run folder")
+        return shipped_ruler(cfg.dataset, device=cfg.device, seed=cfg.seed, samples=cfg.eval_samples)[0]
+    return ruler(cfg.dataset, cfg.run.checkpoints, cfg.feature_epochs, cfg.device, cfg.seed, cfg.eval_samples,
+                 cfg.train_size)
+
+
+def classifier_teacher(cfg: Config, images: torch.Tensor, labels: torch.Tensor) -> tuple[nn.Module, Provenance]:
+    """Notebook 01's teacher for ``cfg.dataset``: the shipped one (``teachers='shipped'``), else trained in the run
+    folder on ``images``/``labels`` from the same recipe (``teacher_epochs``/``teacher_jitter`` override it)."""
+    name = f"classifier-{cfg.dataset}"
+    if cfg.teachers == "shipped":
+        model, manifest = load_shipped(name, device=cfg.device)
+        return model, shipped_provenance(manifest)
+    settings = _recipe(name).settings | {"seed": cfg.seed} | {
+        key: value for key, value in (("epochs", cfg.teacher_epochs), ("jitter", cfg.teacher_jitter))
+        if value is not None}
+    model, trained = _classifier(settings, cfg.dataset, images, labels, cfg.run.checkpoints, cfg.device, cfg.retrain)
+    return model, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
+                             trained.settings)
+
+
+def shipped_provenance(manifest: Manifest) -> Provenance:
+    return Provenance(f"shipped: pretrained/{manifest.file}", Artifact(manifest.file, manifest.sha256),
+                      manifest.training_seconds, manifest.settings)
+
+
+def shipped_teacher(family: str, dataset: str, device: torch.device | str = "cpu"
+                    ) -> tuple[nn.Module, Provenance] | None:
+    """The shipped teacher of ``family`` ("gan": its generator; "vae": the whole VAE) for ``dataset``, verified,
+    and its provenance; None when the course ships none for that data set."""
+    name = f"{family}-{dataset}"
+    if name not in RECIPES:
+        return None
+    model, manifest = load_shipped(name, device=device)
+    return model, shipped_provenance(manifest)
+
+
+def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]:
+    """Notebooks 04 and 05's teacher of ``family``: the shipped one for ``cfg.dataset`` (``teachers='shipped'``),
+    else the one notebook 02 or 03 trained in the run folder (``run_teacher``)."""
+    if cfg.teachers == "run":
+        return run_teacher(cfg.run, family, cfg.dataset, cfg.device)
+    shipped = shipped_teacher(family, cfg.dataset, cfg.device)
+    if shipped is None:
+        raise ValueError(f"no shipped {family.upper()} teacher for the data set {cfg.dataset!r} (there are "
+                         f"{sorted(RECIPES)}): set teachers='run' to use the one notebook "
+                         f"{TEACHER_WRITERS[family]} trains in the run folder")
+    return shipped
+
+
+def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
+                 replace: bool = False) -> Manifest:
+    """Train recipe ``name`` in ``work`` (resumable) and ship it into ``folder`` with its manifest.
+
+    A shipped file that verifies against today's recipe is kept and said so; any other existing file is
+    replaced only with ``replace=True``.
+    """
+    recipe = _recipe(name)
+    target, manifest_path = folder / f"{name}.pt", folder / f"{name}.json"
+    if not replace and (target.exists() or manifest_path.exists()):
+        try:
+            _, manifest = verify(name, folder)
+        except (OSError, RecordError) as err:
+            raise RecordError(f"{target} exists but does not verify ({err}); pass --replace to train it "
+                              f"again and replace it") from None
+        print(f"{target}: up to date with its recipe; not trained again (--replace to retrain)")
+        return manifest
+    chosen = resolve_device(device)
+    kind = KINDS[recipe.kind]
+    torch.manual_seed(recipe.settings.get("seed", 0))
+    model, checkpoint = kind.train(recipe, work, chosen)
+    weights = {k: (v.to(kind.precision) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(target, {"model": weights, "recipe": recipe_dict(recipe)})
+    apply_weights(model, {"model": {k: v.float() for k, v in weights.items()}}, target)  # measure it as shipped
+    quality = kind.quality(model.eval(), recipe, target)
+    manifest = Manifest(name, recipe.kind, recipe.dataset, recipe.settings, target.name, file_sha256(target),
+                        target.stat().st_size, str(kind.precision).removeprefix("torch."), command(name),
+                        git_commit(), machine(str(chosen)), torch.get_num_threads(),
+                        float(load_checkpoint(checkpoint)["history"]["seconds"]), quality)
+    manifest.save(folder)
+    return manifest
+
+
+def shipped_table(folder: Path = PRETRAINED) -> str:
+    """A Markdown table of the manifests in ``folder``: what each file is, its quality and how it was made."""
+    manifests = [Manifest.read(path) for path in sorted(folder.glob("*.json"))]
+    found = {key for m in manifests for key in m.quality}  # every kind's, in one place
+    measured = [key for key in QUALITY_LABELS if key in found] + sorted(found - set(QUALITY_LABELS))
+    rows = [{"file": f"`{m.file}`", "data set": m.dataset,
+             "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
+             **{QUALITY_LABELS.get(k, k): m.quality.get(k, "") for k in measured},
+             "MiB": m.bytes / 2**20, "stored as": m.precision, "training (s)": m.training_seconds,
+             "machine": f"{m.machine.cpu}, {m.threads} threads, {m.machine.device}",
+             "commit": m.commit[:10] + ("+dirty" if m.commit.endswith("+dirty") else "")} for m in manifests]
+    if not rows:
+        raise FileNotFoundError(f"{folder} holds no manifest: run `python -m kdlib teachers`")
+    return markdown_table(rows)
+
