@@ -3,11 +3,14 @@
 For the shipped VAE teacher (or a run's, given its folder): the Fréchet distance, precision, recall and
 recognisable share (relative to the real test images') of
 
-- samples from the prior N(0, I), the course's sampler, and from N(0, t^2 I) for a few temperatures t;
+- samples from the prior N(0, I), the VAE's training prior, and from N(0, t^2 I) for a few temperatures t;
+- samples from its ex-post prior (``kdlib.ex_post_prior``: a Gaussian mixture fitted to the codes of 10,000
+  training images, the course's sampler for every VAE), and from a single Gaussian fitted the same way (the codes'
+  mean and covariance: what the mixture's several components add);
 - the decoder's images of the test images' posterior means (reconstructions): what the decoder makes when its
   latents come from where the encoder puts real images, a ceiling for prior samples of this decoder.
 
-A large gap between the two says the prior and the codes of real images disagree (the "holes" of the latent
+A large gap between the first and the last says the prior and the codes of real images disagree (the "holes" of the latent
 space); a small one says the decoder itself is the limit.
 
 Run: ``python bench/vae_prior_gap.py [RUN]`` (default: the shipped teacher of Fashion-MNIST)
@@ -20,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from kdlib import Decoder, generated, load, markdown_table, recognisable_share, scale
-from kdlib.course import RunDir, run_teacher, shipped_ruler, shipped_teacher
+from kdlib import Decoder, ex_post_prior, generated, load, markdown_table, recognisable_share, sampler, scale
+from kdlib.course import RunDir, generator_of, run_teacher, shipped_ruler, shipped_teacher
+from kdlib.mixture import CODES
 from kdlib.evaluate import image_quality
 
 TEMPERATURES = (0.8, 1.0, 1.2)
@@ -45,6 +49,10 @@ def main() -> None:
         stream = torch.Generator().manual_seed(0)
         candidates[f"prior, t = {temperature:g}"] = generated(
             lambda n, t=temperature, s=stream: decoder(t * torch.randn(n, vae.latent_dim, generator=s)), SAMPLES)
+    one_gaussian = Decoder(vae, ex_post_prior(vae, scale(load(args.dataset, "train").images[:CODES], (0.0, 1.0)), 1))
+    for name, generator in (("ex-post, 1 Gaussian", one_gaussian),
+                            ("ex-post, 10 Gaussians (the course's)", generator_of(vae, args.dataset))):
+        candidates[name] = generated(sampler(generator, vae.latent_dim, seed=0), SAMPLES)
     with torch.no_grad():
         candidates["reconstructions (posterior means)"] = decoder(vae.encode(test)[0])
     rows = []

@@ -11,10 +11,11 @@ from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, Lat
                            OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
                            decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
 from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
-                            ruler, ruler_of, sampler, summary_row)
+                            latents, ruler, ruler_of, sampler, summary_row)
 from kdlib.features import FeatureNet, feature_network
 from kdlib.generative import GAN_LATENT, VAE_LATENT, fixed_latents, hold_then_decay, train_gan, train_vae
 from kdlib.metrics import recognisable_share
+from kdlib.mixture import GaussianMixture, ex_post_prior, fit_mixture
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
 from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
@@ -28,7 +29,8 @@ from kdlib.train import (DivergedError, Trained, Training, classifier_training, 
 __all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "class_shares", "classifier_training",
     "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder", "decoder_loss",
     "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy", "evaluate_generator",
-    "feature_loss", "fidelity", "fit", "fixed_latents", "GAN_LATENT", "hold_then_decay", "train_gan", "train_vae",
+    "ex_post_prior", "feature_loss", "fidelity", "fit", "fit_mixture", "fixed_latents", "GAN_LATENT",
+    "GaussianMixture", "hold_then_decay", "latents", "train_gan", "train_vae",
     "VAE_LATENT", "gan_step", "GANScratch", "gaussian_kl", "generated", "Generator",
     "generator_loss", "hidden_maps", "image_grid", "kl_divergence", "LABELS", "LatentBatches", "load",
     "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table", "Measurement", "MLP",

@@ -101,15 +101,27 @@ def image_quality(images: torch.Tensor, net: FeatureNet, real: Reference) -> Qua
                    **(statistics | {"class_shares": tuple(statistics["class_shares"])}))
 
 
+def latents(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu",
+            seed: int = 0) -> Callable[[int], torch.Tensor]:
+    """``draw(n)``: ``n`` latents for ``model`` from their own stream seeded by ``seed``: from its ``prior`` when
+    it has one (a VAE's ``Decoder`` with an ex-post prior, drawn on the CPU), else from N(0, I), so every model of
+    a latent size and prior meets the same latents, whatever ran before."""
+    prior = getattr(model, "prior", None)
+    if prior is not None:
+        stream = torch.Generator().manual_seed(seed)
+        return lambda n: prior.sample(n, stream).to(device)
+    stream = torch.Generator(device=device).manual_seed(seed)
+    return lambda n: torch.randn(n, latent_dim, generator=stream, device=device)
+
+
 def sampler(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu",
             seed: int = 0) -> Callable[[int], torch.Tensor]:
-    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents from N(0, I), drawn from their own
-    stream seeded by ``seed``, so every model of a latent size meets the same latents, whatever ran before."""
-    stream = torch.Generator(device=device).manual_seed(seed)
+    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents drawn by ``latents``."""
+    draw = latents(model, latent_dim, device, seed)
     model.eval()
 
     def generate(n: int) -> torch.Tensor:
-        return model(torch.randn(n, latent_dim, generator=stream, device=device))
+        return model(draw(n))
     return generate
 
 
@@ -153,14 +165,19 @@ def fidelity(images: torch.Tensor, teacher_images: torch.Tensor) -> float:
 
 def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: int = 0,
             device: torch.device | str = "cpu") -> dict[str, tuple[Measurement, float]]:
-    """Every model (z -> image) measured on the same ``samples`` latents, with its fidelity to the first one's images."""
+    """Every model (z -> image) measured on ``samples`` latents from its own sampler, and its fidelity to the first
+    one's images on the first one's latents (the same latents for all: the teacher's, drawn from its prior)."""
     results: dict[str, tuple[Measurement, float]] = {}
+    first_model = next(iter(models.values()))
+    shared = latents(first_model, first_model.latent_dim, device, seed)(samples)
     first: torch.Tensor | None = None
     for name, model in models.items():
         measurement = evaluate_generator(sampler(model, model.latent_dim, device, seed), model,
                                          torch.zeros(1, model.latent_dim, device=device), measure.net, measure.real,
                                          samples)
-        images = generated(sampler(model, model.latent_dim, device, seed), samples, measure.real.image_shape)
+        with torch.no_grad():
+            images = torch.cat([check_images(model(chunk), measure.real.image_shape, len(chunk))
+                                for chunk in shared.split(1000)])
         first = images if first is None else first
         results[name] = (measurement, fidelity(images, first))
     return results

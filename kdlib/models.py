@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdlib.mixture import GaussianMixture
+
 
 class MLP(nn.Module):
     """A fully connected classifier on flattened images: ``sizes = (784, hidden..., classes)``.
@@ -134,12 +136,17 @@ class Decoder(nn.Module):
     """A VAE's decoder as a generator: z -> image in [-1, 1] (the Bernoulli means, rescaled).
 
     Shares the VAE's decoder weights (not the encoder's: sampling does not use it),
-    so that the evaluation toolkit measures a VAE's samples and cost like a GAN's.
+    so that the evaluation toolkit measures a VAE's samples and cost like a GAN's. ``prior`` is where its
+    latents are drawn from (``kdlib.sampler``): None, the training prior N(0, I); or an ex-post prior
+    (``kdlib.ex_post_prior``).
     """
 
-    def __init__(self, vae: VAE) -> None:
+    def __init__(self, vae: VAE, prior: GaussianMixture | None = None) -> None:
         super().__init__()
-        self.decoder, self.latent_dim = vae.decoder, vae.latent_dim
+        self.decoder, self.latent_dim, self.prior = vae.decoder, vae.latent_dim, prior
+        if prior is not None and prior.means.shape[1] != vae.latent_dim:
+            raise ValueError(f"the prior is over {prior.means.shape[1]} dimensions, the VAE's latents over "
+                             f"{vae.latent_dim}: fit it to this VAE's codes (kdlib.ex_post_prior)")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(z)) * 2 - 1
@@ -153,6 +160,9 @@ def build(family: str, latent_dim: int, width: float) -> nn.Module:
     return families[family](latent_dim, width)
 
 
-def as_generator(model: nn.Module) -> nn.Module:
-    """A model that maps z to images in [-1, 1]: a generator as is, a VAE's decoder (``Decoder``)."""
-    return Decoder(model) if isinstance(model, VAE) else model
+def as_generator(model: nn.Module, prior: GaussianMixture | None = None) -> nn.Module:
+    """A model that maps z to images in [-1, 1]: a generator as is, a VAE's decoder (``Decoder``, sampling from
+    ``prior``; None: N(0, I))."""
+    if prior is not None and not isinstance(model, VAE):
+        raise ValueError(f"a prior is for a VAE's decoder, not a {type(model).__name__}: leave prior=None")
+    return Decoder(model, prior) if isinstance(model, VAE) else model

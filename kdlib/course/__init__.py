@@ -9,7 +9,7 @@ It imports the core (``kdlib``); the core never imports it.
 from kdlib.course.config import PROFILES, SETTINGS, Config, configure, profile_table
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, NotebookRun,
                                   RecordError, RulerRecord, RunDir, StudentRecord, Teacher, TemperaturePoint,
-                                  Provenance, evaluation_rows, run_teacher, student_record, teacher_name,
+                                  Provenance, evaluation_rows, generator_of, run_teacher, student_record, teacher_name,
                                   trained_models)
 from kdlib.course.report import target_checks, target_rows
 from kdlib.course.runner import course_table
@@ -18,7 +18,7 @@ from kdlib.course.shipped import (classifier_teacher, generative_teacher, load_s
 
 __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
            "Classifiers", "Evaluation", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
-           "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "student_record", "target_checks",
+           "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "generator_of", "student_record", "target_checks",
            "target_rows", "course_table", "trained_models", "load_shipped", "ruler_for", "shipped_ruler",
            "Provenance", "classifier_teacher", "generative_teacher", "run_teacher", "shipped_teacher",
            "teacher_name"]

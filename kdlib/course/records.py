@@ -25,7 +25,11 @@ from torch import nn
 
 from kdlib.distill import OBJECTIVES, STUDENT_MODULE, Student
 from kdlib.evaluate import Measurement, Quality, Ruler, compare
-from kdlib.models import as_generator, build
+from kdlib.batches import scale
+from kdlib.data import load
+from kdlib.generative import VAE_PIXELS
+from kdlib.mixture import CODES, ex_post_prior
+from kdlib.models import VAE, as_generator, build
 from kdlib.store import atomic_write, file_sha256, load_module, write_json
 from kdlib.train import Trained
 
@@ -370,11 +374,20 @@ def teacher_name(family: str, teacher: Provenance) -> str:
     return f"{family.upper()} teacher ({'shipped' if teacher.source.startswith('shipped') else 'run'})"
 
 
+def generator_of(model: nn.Module, dataset: str) -> nn.Module:
+    """``model`` as the course samples it (z -> image): a GAN's generator as is; a VAE's decoder drawing its
+    latents from the VAE's ex-post prior (``kdlib.ex_post_prior``), fitted to its codes of the first ``CODES``
+    training images of ``dataset``: every VAE of the course, teacher or student, is sampled this way."""
+    if not isinstance(model, VAE):
+        return as_generator(model)
+    return as_generator(model, ex_post_prior(model, scale(load(dataset, "train").images[:CODES], VAE_PIXELS)))
+
+
 def trained_models(run: RunDir, family: str, widths: list[float], dataset: str,
                    teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu"
                    ) -> tuple[list[StudentRecord], dict[str, nn.Module]]:
     """A family's students of ``widths`` (every objective) as records, and the teacher and the students as
-    generators (z -> image), each checkpoint verified. Refused: a student from another data set, or of another
+    generators (z -> image, ``generator_of``), each checkpoint verified. Refused: a student from another data set, or of another
     teacher than ``teacher`` (``kdlib.course.generative_teacher`` or ``run_teacher``)."""
     model, provenance = teacher
     students = [StudentRecord.load(run, family=family, objective=objective, width=width)
@@ -382,8 +395,8 @@ def trained_models(run: RunDir, family: str, widths: list[float], dataset: str,
     for student in students:
         student.require("dataset", dataset, "this notebook")
         student.require("teacher", provenance.checkpoint, f"the teacher ({provenance.source})")
-    models = {teacher_name(family, provenance): as_generator(model)}
-    models |= {student.name: as_generator(student.model(run, device)) for student in students}
+    models = {teacher_name(family, provenance): generator_of(model, dataset)}
+    models |= {student.name: generator_of(student.model(run, device), dataset) for student in students}
     return students, models
 
 

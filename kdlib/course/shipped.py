@@ -26,13 +26,14 @@ from kdlib.data import load
 from kdlib.evaluate import Ruler, generated, image_quality, ruler, ruler_of, sampler
 from kdlib.generative import GAN_LATENT, VAE_LATENT, train_gan, train_vae
 from kdlib.metrics import recognisable_share
-from kdlib.models import MLP, VAE, Generator, as_generator
+from kdlib.models import MLP, VAE, Generator
 from kdlib.train import Trained
 from kdlib.features import FeatureNet, feature_network
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
-from kdlib.course.records import TEACHER_WRITERS, Artifact, Machine, Provenance, RecordError, from_json, run_teacher
+from kdlib.course.records import (TEACHER_WRITERS, Artifact, Machine, Provenance, RecordError, from_json,
+                                  generator_of, run_teacher)
 from kdlib.course.runner import machine
 
 SCHEMA = 1
@@ -156,10 +157,11 @@ def _generative(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Mo
 
 def _generative_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
     """Fréchet distance, precision, recall, recognisable share (also relative to the real test images') and the
-    smallest and largest class share of ``eval_samples`` samples, on the data set's shipped ruler."""
+    smallest and largest class share of ``eval_samples`` samples, on the data set's shipped ruler; a VAE sampled
+    from its ex-post prior, as the course samples every VAE (``generator_of``)."""
     device = next(model.parameters()).device
     measure, _ = shipped_ruler(recipe.dataset, device=device, samples=recipe.eval_samples)
-    generator = as_generator(model)
+    generator = generator_of(model, recipe.dataset)  # a VAE from its ex-post prior, as the course samples it
     images = generated(sampler(generator, generator.latent_dim, device), recipe.eval_samples)
     quality = image_quality(images, measure.net, measure.real)
     recognisable = recognisable_share(measure.net.embed(images)[1])
