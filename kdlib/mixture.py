@@ -10,6 +10,7 @@ it to a VAE's codes.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,14 +39,25 @@ class GaussianMixture:
         """``n`` float32 points: a component by its weight, then a point of that Gaussian (``generator`` seeds both,
         on the CPU)."""
         components = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        noise = torch.randn(n, self.means.shape[1], generator=generator, dtype=self.means.dtype)
-        cholesky = torch.linalg.cholesky(self.covariances)
-        points = self.means[components] + (cholesky[components] @ noise.unsqueeze(2)).squeeze(2)
-        return points.float()
+        noise = torch.randn(n, self.means.shape[1], generator=generator)
+        means, transposed_factors = self._float32
+        every_component = torch.matmul(noise, transposed_factors)  # k x n x d: cheaper than n small products
+        return means[components] + every_component[components, torch.arange(n)]
+
+    @functools.cached_property
+    def _cholesky(self) -> torch.Tensor:
+        """The covariances' lower Cholesky factors, computed once."""
+        return torch.linalg.cholesky(self.covariances)
+
+    @functools.cached_property
+    def _float32(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and transposed Cholesky factors in float32, computed once: sampling is part of a generator's timed
+        cost."""
+        return self.means.float(), self._cholesky.float().transpose(1, 2).contiguous()
 
     def _joint(self, points: torch.Tensor) -> torch.Tensor:
         """log w_k + log N(x | mu_k, Sigma_k), n x k."""
-        cholesky = torch.linalg.cholesky(self.covariances)
+        cholesky = self._cholesky
         centred = points.T.unsqueeze(0) - self.means.unsqueeze(2)  # k x d x n
         whitened = torch.linalg.solve_triangular(cholesky, centred, upper=False)  # L^-1 (x - mu), k x d x n
         log_det = 2 * cholesky.diagonal(dim1=1, dim2=2).log().sum(1)

@@ -260,3 +260,27 @@ def test_notebooks_04_and_05_take_the_shipped_teachers_or_the_runs(tmp_path):
         shipped.generative_teacher(configure(namespace | {"dataset": "mnist"}), "gan")
     with pytest.raises(FileNotFoundError, match=r"teacher-vae.json is missing: run notebooks/03_vae_teacher"):
         shipped.generative_teacher(configure(namespace | {"teachers": "run"}), "vae")
+
+
+def test_notebooks_02_and_03_show_the_shipped_teacher_beside_the_runs(tmp_path):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    from kdlib import VAE, evaluate_generator, sampler
+    from kdlib.course import configure, generator_of
+    cfg = configure({"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "seed": 3,
+                     "eval_samples": 500, "vae_epochs": None})
+    measure, _ = shipped.shipped_ruler("fashion-mnist", samples=500)
+    run_generator = generator_of(VAE(16, 1.0), "fashion-mnist")  # an untrained VAE stands in for the run's
+    quality = evaluate_generator(sampler(run_generator, 16, seed=3), run_generator, torch.zeros(1, 16), measure.net,
+                                 measure.real, samples=500)
+    text = shipped.beside_shipped(cfg, "vae", run_generator, quality, measure, "03_run_and_shipped")
+    model, manifest = shipped.load_shipped("vae-fashion-mnist")
+    shipped_generator = generator_of(model, "fashion-mnist")
+    again = evaluate_generator(sampler(shipped_generator, 16, seed=3), shipped_generator, torch.zeros(1, 16),
+                               measure.net, measure.real, samples=500)
+    assert f"| VAE teacher, this run: {cfg.vae_epochs} epoch(s) |" in text and "| VAE teacher, shipped: 50 epochs |" in text
+    assert f"({again.frechet_distance:.1f} against {quality.frechet_distance:.1f})" in text
+    assert "each from its own ex-post prior" in text and (tmp_path / "figures" / "03_run_and_shipped.png").is_file()
+    mnist = configure({"profile": "smoke", "run_dir": str(tmp_path), "dataset": "mnist"})
+    assert shipped.beside_shipped(mnist, "gan", run_generator, quality, measure, "x") == (
+        "The course ships no GAN teacher for mnist (only for the data sets of `kdlib.course.config.RECIPES`).")

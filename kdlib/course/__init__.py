@@ -13,7 +13,7 @@ from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evalu
                                   trained_models)
 from kdlib.course.report import target_checks, target_rows
 from kdlib.course.runner import course_table
-from kdlib.course.shipped import (classifier_teacher, generative_teacher, load_shipped, ruler_for, shipped_ruler,
+from kdlib.course.shipped import (beside_shipped, classifier_teacher, generative_teacher, load_shipped, ruler_for, shipped_ruler,
                                   shipped_teacher)
 
 __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
@@ -21,4 +21,4 @@ __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Arti
            "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "generator_of", "student_record", "target_checks",
            "target_rows", "course_table", "trained_models", "load_shipped", "ruler_for", "shipped_ruler",
            "Provenance", "classifier_teacher", "generative_teacher", "run_teacher", "shipped_teacher",
-           "teacher_name"]
+           "teacher_name", "beside_shipped"]

@@ -23,12 +23,14 @@ from torch import nn
 from kdlib.batches import scale
 from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, misclassified, train_classifier
 from kdlib.data import load
-from kdlib.evaluate import Ruler, generated, image_quality, ruler, ruler_of, sampler
+from kdlib.evaluate import (Measurement, Ruler, evaluate_generator, generated, image_quality, ruler, ruler_of,
+                            sampler, summary_row)
 from kdlib.generative import GAN_LATENT, VAE_LATENT, train_gan, train_vae
 from kdlib.metrics import recognisable_share
 from kdlib.models import MLP, VAE, Generator
 from kdlib.train import Trained
 from kdlib.features import FeatureNet, feature_network
+from kdlib.plots import image_grid
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
 from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
@@ -287,6 +289,37 @@ def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]
                          f"{sorted(RECIPES)}): set teachers='run' to use the one notebook "
                          f"{TEACHER_WRITERS[family]} trains in the run folder")
     return shipped
+
+
+def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Measurement, measure: Ruler,
+                   figure_name: str) -> str:
+    """Notebooks 02 and 03's comparison of the run's teacher of ``family`` (``generator``, z -> image, measured as
+    ``quality`` on ``measure``) with the shipped one, measured the same way: 16 samples of each in the figure
+    ``figure_name`` (each from its own sampler, ``generator_of``, with the run's seed) and a Markdown table and
+    sentence; a sentence saying so when the course ships no such teacher for the data set."""
+    shipped = shipped_teacher(family, cfg.dataset, cfg.device)
+    label = family.upper()
+    if shipped is None:
+        return (f"The course ships no {label} teacher for {cfg.dataset} (only for the data sets of "
+                f"`kdlib.course.config.RECIPES`).")
+    model, source = shipped
+    shipped_generator = generator_of(model, cfg.dataset)
+    latent = shipped_generator.latent_dim
+    shipped_quality = evaluate_generator(sampler(shipped_generator, latent, cfg.device, seed=cfg.seed),
+                                         shipped_generator, torch.zeros(1, latent, device=cfg.device), measure.net,
+                                         measure.real, samples=cfg.eval_samples)
+    which = [f"this run: {getattr(cfg, f'{family}_epochs')} epoch(s)", f"shipped: {source.settings['epochs']} epochs"]
+    with torch.no_grad():
+        images = torch.cat([sampler(g, latent, cfg.device, cfg.seed)(16) for g in (generator, shipped_generator)])
+    cfg.run.save_figure(image_grid(images, ncols=16, row_labels=which, cell_inches=0.6), figure_name)
+    sampled = "each from its own ex-post prior" if family == "vae" else "from the same latents"
+    return (markdown_table([summary_row(f"{label} teacher, {name}", measured)
+                            for name, measured in zip(which, (quality, shipped_quality))])
+            + f"\n\nThe shipped teacher ({source.source}, trained in {source.training_seconds / 60:.0f} min on "
+            f"{source.settings['epochs']} epochs) has {shipped_quality.frechet_distance / quality.frechet_distance:.2f}x "
+            f"this run's Fréchet distance ({shipped_quality.frechet_distance:.1f} against "
+            f"{quality.frechet_distance:.1f}), precision {shipped_quality.precision:.3f} against {quality.precision:.3f} "
+            f"and recall {shipped_quality.recall:.3f} against {quality.recall:.3f}, on the same ruler, {sampled}.")
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
