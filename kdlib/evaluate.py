@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from kdlib.batches import scale
-from kdlib.cost import macs_per_image, parameter_count, speed
+from kdlib.cost import interleaved_speed, macs_per_image, parameter_count, speed
 from kdlib.data import load
 from kdlib.features import FeatureNet, feature_network
 from kdlib.metrics import (class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage,
@@ -49,11 +49,15 @@ class Measurement(Quality):
     samples: int
     parameters: int
     macs_per_image: int
-    images_per_second: float  # at batch ``batch``
-    latency_ms: float  # at batch 1
+    images_per_second: float  # at batch ``batch``, the median over ``rounds``
+    latency_ms: float  # at batch 1, the median over ``rounds``
     threads: int
     device: str
     batch: int
+    # The slowest and fastest round of each (kdlib.cost.interleaved_speed); None in records made before they were.
+    images_per_second_range: tuple[float, float] | None = field(default=None, kw_only=True)
+    latency_ms_range: tuple[float, float] | None = field(default=None, kw_only=True)
+    rounds: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,17 @@ def generated(generate: Callable[[int], torch.Tensor], samples: int, shape: tupl
                       for start in range(0, samples, batch)])
 
 
+SPEED_RANGE = "images/s, slowest to fastest round"
+
+
+def speed_range(measurement: Measurement) -> str:
+    """The slowest and the fastest round of a measurement's interleaved timing, as table text (``SPEED_RANGE``)."""
+    if measurement.images_per_second_range is None:
+        return "not measured"
+    low, high = measurement.images_per_second_range
+    return f"{low:,.0f} to {high:,.0f} ({measurement.rounds} rounds)"
+
+
 def summary_row(name: str, quality: Quality) -> dict[str, Any]:
     """One table row of the measurements that every chapter reports (cost columns when measured)."""
     shown = ["parameters", "macs_per_image"] if isinstance(quality, Measurement) else []
@@ -166,21 +181,26 @@ def fidelity(images: torch.Tensor, teacher_images: torch.Tensor) -> float:
 def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: int = 0,
             device: torch.device | str = "cpu") -> dict[str, tuple[Measurement, float]]:
     """Every model (z -> image) measured on ``samples`` latents from its own sampler, and its fidelity to the first
-    one's images on the first one's latents (the same latents for all: the teacher's, drawn from its prior)."""
-    results: dict[str, tuple[Measurement, float]] = {}
+    one's images on the first one's latents (the same latents for all: the teacher's, drawn from its prior). Their
+    speeds are timed together, interleaved (``interleaved_speed``), after every quality measurement."""
     first_model = next(iter(models.values()))
     shared = latents(first_model, first_model.latent_dim, device, seed)(samples)
+    qualities: dict[str, tuple[Quality, float]] = {}
     first: torch.Tensor | None = None
     for name, model in models.items():
-        measurement = evaluate_generator(sampler(model, model.latent_dim, device, seed), model,
-                                         torch.zeros(1, model.latent_dim, device=device), measure.net, measure.real,
-                                         samples)
+        quality = image_quality(generated(sampler(model, model.latent_dim, device, seed), samples,
+                                          measure.real.image_shape), measure.net, measure.real)
         with torch.no_grad():
             images = torch.cat([check_images(model(chunk), measure.real.image_shape, len(chunk))
                                 for chunk in shared.split(1000)])
         first = images if first is None else first
-        results[name] = (measurement, fidelity(images, first))
-    return results
+        qualities[name] = (quality, fidelity(images, first))
+    speeds = interleaved_speed({name: sampler(model, model.latent_dim, device, seed) for name, model in models.items()},
+                               device)
+    example = torch.zeros(1, first_model.latent_dim, device=device)
+    return {name: (Measurement(**asdict(quality), samples=samples, parameters=parameter_count(model),
+                               macs_per_image=macs_per_image(model, example), **speeds[name]), fidelity_to_first)
+            for (name, (quality, fidelity_to_first)), model in zip(qualities.items(), models.values())}
 
 
 def floor_and_ceiling(net: FeatureNet, dataset: str, seed: int = 0, samples: int = 10_000,

@@ -151,8 +151,35 @@ def test_macs_refuses_a_batch_and_speed_reports_positive_numbers():
     with pytest.raises(ValueError, match="batch of 1"):
         macs_per_image(nn.Linear(4, 2), torch.zeros(2, 4))
     layer = nn.Linear(16, 16)
-    result = speed(lambda n: layer(torch.zeros(n, 16)), batch=32, repeats=2, warmup=1)
+    result = speed(lambda n: layer(torch.zeros(n, 16)), batch=32, rounds=2, warmup=1)
     assert result["images_per_second"] > 0 and result["latency_ms"] > 0 and result["threads"] >= 1
+
+
+def test_interleaved_speed_takes_turns_and_reports_medians_and_ranges(monkeypatch):
+    """On a fake clock: model "slow" takes 2 ms per image, "fast" 1 ms, and in the third timed round the machine is
+    twice as slow for whoever runs; every round both run, in rotated order, and the medians ignore the slow round."""
+    from kdlib import cost
+
+    clock, calls = [0.0], []
+    monkeypatch.setattr(cost.time, "perf_counter", lambda: clock[0])
+
+    def model(name: str, per_image: float):
+        def run(n: int) -> None:
+            calls.append((name, n))
+            round_index = sum(1 for c in calls if c == (name, 8)) - 1  # this model's round (a batch call starts one)
+            clock[0] += per_image * n * (2.0 if round_index == 1 + 2 else 1.0)  # warm-up 1, then the 3rd timed round
+        return run
+
+    result = cost.interleaved_speed({"slow": model("slow", 0.002), "fast": model("fast", 0.001)}, batch=8, rounds=5,
+                                    warmup=1, latency_calls=3)
+    batch_calls = [name for name, n in calls if n == 8]
+    assert batch_calls == ["slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow"]
+    assert result["slow"]["images_per_second"] == pytest.approx(8 / 0.016)
+    assert result["slow"]["images_per_second_range"] == pytest.approx((8 / 0.032, 8 / 0.016))
+    assert result["fast"]["latency_ms"] == pytest.approx(1.0) and result["fast"]["latency_ms_range"] == pytest.approx((1.0, 2.0))
+    assert result["fast"]["rounds"] == 5 and result["fast"]["batch"] == 8
+    with pytest.raises(ValueError, match="at least one model and one round"):
+        cost.interleaved_speed({}, rounds=5)
 
 
 def test_evaluate_generator_end_to_end_scores_the_real_images_as_perfect():

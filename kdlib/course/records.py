@@ -105,10 +105,13 @@ def _typed(hint: Any, value: Any) -> Any:
 
 
 def from_json(cls: type, data: dict[str, Any], where: str) -> Any:
-    """``cls(**data)``, refusing missing or unexpected fields with their names."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    if set(data) != names:
-        raise RecordError(f"{where}: fields missing {sorted(names - set(data))}, unexpected "
+    """``cls(**data)``, refusing missing or unexpected fields with their names; a field with a default (one added
+    to a record type later, e.g. a speed's range) may be missing from an older file and takes its default."""
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
+    optional = {f.name for f in fields if f.default is not dataclasses.MISSING}
+    if not names - optional <= set(data) or not set(data) <= names:
+        raise RecordError(f"{where}: fields missing {sorted(names - optional - set(data))}, unexpected "
                           f"{sorted(set(data) - names)}")
     hints = typing.get_type_hints(cls)
     return cls(**{name: _typed(hints[name], value) for name, value in data.items()})

@@ -28,7 +28,7 @@ from kdlib.course.records import (Classifiers, Evaluation, EvaluationRow, Notebo
                                   writable_folder)
 from kdlib.course.shipped import shipped_table
 from kdlib.course.sweep import SweepPoint, sweep_points
-from kdlib.evaluate import LABELS
+from kdlib.evaluate import LABELS, SPEED_RANGE, speed_range
 from kdlib.plots import quality_against
 from kdlib.tables import cell, markdown_table
 
@@ -100,7 +100,7 @@ def _sweep_rows(record: Classifiers) -> list[dict[str, Any]]:
 
 def _model_rows(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
     return [{"model": r.name, "family": r.family, "objective": r.objective, "width": r.width,
-             **{LABELS[key]: getattr(r, key) for key in MODEL_COLUMNS}} for r in rows]
+             **{LABELS[key]: getattr(r, key) for key in MODEL_COLUMNS}, SPEED_RANGE: speed_range(r)} for r in rows]
 
 
 def _teacher_rows(record: Teacher) -> list[dict[str, Any]]:
