@@ -81,11 +81,12 @@ def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[fl
 
 
 def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
-                    ylabel: str = "Fréchet distance (lower is better)") -> plt.Figure:
+                    ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None) -> plt.Figure:
     """One panel per family: ``y`` against ``x`` (log scale) for every objective across widths, the teacher a star.
 
-    ``rows`` are ``kdlib.students.evaluation_table`` rows: the compression curve
-    (``x="parameters"``) or quality against speed (``x="images_per_second"``).
+    ``rows`` are evaluation rows as dicts: the compression curve (``x="parameters"``) or quality against speed
+    (``x="images_per_second"``). ``x_range`` names a (low, high) pair per row, drawn as a horizontal bar where a
+    row has one (e.g. ``"images_per_second_range"``: the slowest and fastest timing round).
     """
     families = list(dict.fromkeys(row["family"] for row in rows))
     figure, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
@@ -95,9 +96,16 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
             points = sorted((row[x], row[y]) for row in mine if row["objective"] == objective)
             style = {"marker": "*", "markersize": 14, "color": "black", "linestyle": "none"} if objective == "teacher" \
                 else {"marker": "o", "linestyle": "--" if objective == "scratch" else "-"}
-            ax.plot(*zip(*points), label=objective, **style)
+            line, = ax.plot(*zip(*points), label=objective, **style)
+            for row in mine:
+                if row["objective"] == objective and x_range and row.get(x_range):
+                    low, high = row[x_range]
+                    ax.errorbar(row[x], row[y], xerr=[[row[x] - low], [high - row[x]]], fmt="none",
+                                ecolor=line.get_color(), capsize=3, alpha=0.7)
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # label the decades only: minor labels collide
+        low, high = ax.get_xlim()
+        if high / low > 10:  # label the decades only: minor labels would collide; within a decade, keep them
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)
