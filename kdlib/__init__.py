@@ -5,7 +5,8 @@ one idea per module, all on this face. The course machinery is the wing ``kdlib.
 from kdlib.batches import Batches, scale
 from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified,
                                train_classifier)
-from kdlib.cost import macs_per_image, parameter_count, speed
+from kdlib.cost import (LayerTime, interleaved_speed, layer_times, macs_per_image, parameter_count, speed,
+                        steady_heap)
 from kdlib.data import DATASETS, DataError, DataNotFoundError, load
 from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, LatentBatches, Objective,
                            OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
@@ -18,26 +19,26 @@ from kdlib.metrics import recognisable_share
 from kdlib.mixture import GaussianMixture, ex_post_prior, fit_mixture
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
-from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
-from kdlib.plots import class_shares, image_grid, loss_curves, quality_against, snapshots
+from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, as_subpixel, build, subpixel_layer
+from kdlib.plots import class_shares, image_grid, layer_time_bars, loss_curves, quality_against, snapshots
 from kdlib.progress import progress
 from kdlib.store import CheckpointError, load_checkpoint, load_module, save_checkpoint, settings_digest
 from kdlib.tables import markdown_table
 from kdlib.train import (DivergedError, Trained, Training, classifier_training, fit, gan_step, predict_logits,
                          render, seed_everything, update, vae_step)
 
-__all__ = ["Adaptors", "as_generator", "Batches", "build", "CheckpointError", "class_shares", "classifier_training",
-    "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder", "decoder_loss",
-    "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy", "evaluate_generator",
-    "ex_post_prior", "feature_loss", "fidelity", "fit", "fit_mixture", "fixed_latents", "GAN_LATENT",
-    "GaussianMixture", "hold_then_decay", "latents", "train_gan", "train_vae",
-    "VAE_LATENT", "gan_step", "GANScratch", "gaussian_kl", "generated", "Generator",
-    "generator_loss", "hidden_maps", "image_grid", "kl_divergence", "LABELS", "LatentBatches", "load",
-    "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table", "Measurement", "MLP",
-    "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial", "OutputDistillation", "OutputFeatures",
-    "parameter_count", "predict_logits", "progress", "Quality", "quality_against", "render", "Ruler", "ruler",
-    "ruler_of", "recognisable_share", "FeatureNet", "feature_network",
-    "sampler", "save_checkpoint", "scale", "seed_everything", "settings_digest", "snapshots", "soften", "speed",
-    "Student", "STUDENT_MODULE", "PIXELS", "STUDENT_MLP", "TEACHER_MLP", "hard_labels", "soft_labels", "misclassified",
-    "train_classifier", "summary_row", "train_student", "Trained", "Training", "update", "VAE",
-    "vae_losses", "vae_step", "VAEDistillation", "VAEScratch"]
+__all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "CheckpointError", "class_shares",
+    "classifier_training", "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder",
+    "decoder_loss", "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy",
+    "evaluate_generator", "ex_post_prior", "feature_loss", "feature_network", "FeatureNet", "fidelity", "fit",
+    "fit_mixture", "fixed_latents", "GAN_LATENT", "gan_step", "GANScratch", "gaussian_kl", "GaussianMixture",
+    "generated", "Generator", "generator_loss", "hard_labels", "hidden_maps", "hold_then_decay", "image_grid",
+    "interleaved_speed", "kl_divergence", "LABELS", "LatentBatches", "latents", "layer_time_bars", "layer_times",
+    "LayerTime", "load", "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table",
+    "Measurement", "misclassified", "MLP", "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial",
+    "OutputDistillation", "OutputFeatures", "parameter_count", "PIXELS", "predict_logits", "progress", "Quality",
+    "quality_against", "recognisable_share", "render", "Ruler", "ruler", "ruler_of", "sampler", "save_checkpoint",
+    "scale", "seed_everything", "settings_digest", "snapshots", "soft_labels", "soften", "speed", "steady_heap",
+    "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "train_classifier",
+    "train_gan", "train_student", "train_vae", "Trained", "Training", "update", "VAE", "VAE_LATENT", "vae_losses",
+    "vae_step", "VAEDistillation", "VAEScratch"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,6 +107,11 @@ def decoder_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
     cross = F.binary_cross_entropy_with_logits(student_logits, target, reduction="none")
     entropy = F.binary_cross_entropy_with_logits(teacher_logits.detach(), target, reduction="none")
     return (cross - entropy).flatten(1).sum(1).mean()
+
+
+def width_label(width: float) -> str:
+    """A width as people write it: "1/8" for 0.125, "0.12" for 0.12 (not "3/25")."""
+    return f"1/{round(1 / width)}" if (1 / width).is_integer() else f"{width:g}"
 
 
 def _adam(parameters: Any, learning_rate: float, gan: bool = False) -> torch.optim.Optimizer:
@@ -286,10 +290,12 @@ class VAEScratch(Objective):
 
 @dataclass(frozen=True)
 class Student:
-    """One student: an objective (which fixes the family) at a width in (0, 1) of the teacher's."""
+    """One student: an objective (which fixes the family) at a width in (0, 1) of the teacher's; a GAN student's
+    ``upsampling`` is its generator's (``Generator``: "transposed" as the teacher's, or "subpixel")."""
 
     objective: Objective
     width: float
+    upsampling: str = "transposed"
 
     def __post_init__(self) -> None:
         if not isinstance(self.objective, Objective):
@@ -297,6 +303,7 @@ class Student:
                              f"got {self.objective!r}")
         if not 0 < self.width < 1:
             raise ValueError(f"a student's width must be in (0, 1) (the teacher has width 1), got {self.width}")
+        build(self.family, 1, self.width, self.upsampling)  # refuses an upsampling its family lacks
 
     @property
     def family(self) -> str:
@@ -304,17 +311,18 @@ class Student:
 
     @property
     def name(self) -> str:
-        """E.g. "GAN 1/8 output+adversarial"."""
-        return f"{self.family.upper()} {Fraction(self.width).limit_denominator(64)} {self.objective.name}"
+        """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one)."""
+        layer = " sub-pixel" if self.upsampling == "subpixel" else ""
+        return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}"
 
     def settings(self) -> dict[str, Any]:
-        """What defines the student: family, objective and its settings, width."""
+        """What defines the student: family, objective and its settings, width, upsampling."""
         return {"family": self.family, "objective": self.objective.name, "width": self.width,
-                **asdict(self.objective)}
+                "upsampling": self.upsampling, **asdict(self.objective)}
 
     def build(self, latent_dim: int) -> nn.Module:
-        """The untrained student: the teacher's architecture at ``width``."""
-        return build(self.family, latent_dim, self.width)
+        """The untrained student: the teacher's architecture at ``width``, with its ``upsampling``."""
+        return build(self.family, latent_dim, self.width, self.upsampling)
 
 
 def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,

@@ -58,6 +58,8 @@ class Measurement(Quality):
     images_per_second_range: tuple[float, float] | None = field(default=None, kw_only=True)
     latency_ms_range: tuple[float, float] | None = field(default=None, kw_only=True)
     rounds: int | None = field(default=None, kw_only=True)
+    # Whether the timings ran on a steady heap (kdlib.cost.steady_heap); None in records made before it was asked.
+    steady_heap: bool | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Figures every chapter needs: image grids, loss curves, training snapshots, class shares."""
+"""Figures every chapter needs: image grids, loss curves, training snapshots, class shares, quality against cost,
+where a model's time goes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 import torch
+
+from kdlib.cost import LayerTime
 
 
 def image_grid(images: torch.Tensor, ncols: int, row_labels: Sequence[str] | None = None,
@@ -81,12 +84,14 @@ def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[fl
 
 
 def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
-                    ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None) -> plt.Figure:
+                    ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None,
+                    y_error: str | None = None) -> plt.Figure:
     """One panel per family: ``y`` against ``x`` (log scale) for every objective across widths, the teacher a star.
 
     ``rows`` are evaluation rows as dicts: the compression curve (``x="parameters"``) or quality against speed
     (``x="images_per_second"``). ``x_range`` names a (low, high) pair per row, drawn as a horizontal bar where a
-    row has one (e.g. ``"images_per_second_range"``: the slowest and fastest timing round).
+    row has one (e.g. ``"images_per_second_range"``: the slowest and fastest timing round); ``y_error`` names a
+    spread per row (e.g. the standard deviation over seeds), drawn as a vertical bar of +- that much.
     """
     families = list(dict.fromkeys(row["family"] for row in rows))
     figure, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
@@ -102,6 +107,9 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
                     low, high = row[x_range]
                     ax.errorbar(row[x], row[y], xerr=[[row[x] - low], [high - row[x]]], fmt="none",
                                 ecolor=line.get_color(), capsize=3, alpha=0.7)
+                if row["objective"] == objective and y_error and row.get(y_error):
+                    ax.errorbar(row[x], row[y], yerr=row[y_error], fmt="none", ecolor=line.get_color(), capsize=3,
+                                alpha=0.7)
         ax.set_xscale("log")
         low, high = ax.get_xlim()
         if high / low > 10:  # label the decades only: minor labels would collide; within a decade, keep them
@@ -110,5 +118,36 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)
         ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+LAYER_KINDS = {"ConvTranspose2d": "transposed convolution", "Conv2d": "convolution", "Linear": "linear"}
+
+
+def layer_time_bars(timings: dict[str, Sequence[LayerTime]], title: str | None = None) -> plt.Figure:
+    """One horizontal bar per model (``kdlib.layer_times``): its milliseconds, split into one segment per layer,
+    coloured by kind (transposed convolution, convolution, linear; everything else grey), each arithmetic layer
+    labelled with the rate it reached (GMAC/s)."""
+    kinds = [*LAYER_KINDS.values(), "other layers (norm, activation, reshape)"]
+    colours = dict(zip(kinds, ["tab:red", "tab:blue", "tab:green", "lightgrey"]))
+    figure, ax = plt.subplots(figsize=(9, 0.6 + 0.55 * len(timings)))
+    names = list(timings)
+    for row, name in enumerate(names):
+        left = 0.0
+        for layer in timings[name]:
+            kind = LAYER_KINDS.get(layer.layer.split(": ", 1)[-1], kinds[-1])
+            ax.barh(row, layer.milliseconds, left=left, color=colours[kind], edgecolor="white", linewidth=0.5)
+            if layer.macs and layer.milliseconds > 0.04 * sum(t.milliseconds for t in timings[names[0]]):
+                ax.text(left + layer.milliseconds / 2, row, f"{layer.gmacs_per_second:.0f}", ha="center",
+                        va="center", fontsize=7, color="white")
+            left += layer.milliseconds
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("milliseconds per batch (numbers on bars: GMAC/s the layer reached)")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in kinds], labels=kinds, fontsize=7,
+              loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from kdlib.batches import Batches
@@ -108,7 +109,13 @@ def test_student_names_and_bad_students():
     assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output+adversarial"
     assert Student(VAEScratch(), 0.25).name == "VAE 1/4 scratch" and Student(VAEScratch(), 0.25).family == "vae"
     assert Student(OutputFeatures(feature_weight=2.0), 0.5).settings() == {
-        "family": "gan", "objective": "output+features", "width": 0.5, "learning_rate": 1e-2, "feature_weight": 2.0}
+        "family": "gan", "objective": "output+features", "width": 0.5, "upsampling": "transposed",
+        "learning_rate": 1e-2, "feature_weight": 2.0}
+    sub_pixel = Student(OutputDistillation(), 0.12, "subpixel")
+    assert sub_pixel.name == "GAN 0.12 sub-pixel output" and sub_pixel.settings()["upsampling"] == "subpixel"
+    assert isinstance(sub_pixel.build(8).net[-2], nn.PixelShuffle)
+    with pytest.raises(ValueError, match="is for GAN generators"):
+        Student(VAEScratch(), 0.25, "subpixel")
     with pytest.raises(ValueError, match="objective must be one of"):
         Student("output", 0.5)
     with pytest.raises(ValueError, match=r"width must be in \(0, 1\)"):

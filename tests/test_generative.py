@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from kdlib import Batches, CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.losses import discriminator_loss, generator_loss, vae_losses
-from kdlib.models import VAE, Decoder, Discriminator, Generator
+from kdlib.models import VAE, Decoder, Discriminator, Generator, as_subpixel, build, subpixel_layer
 from kdlib.store import load_checkpoint, load_module
 from kdlib.train import DivergedError, Training, checkpoint_path, fit, gan_step, render, vae_step
 
@@ -67,6 +68,45 @@ def test_vae_shapes_and_parameter_counts(width, latent):
 def test_students_are_much_smaller():
     assert parameter_count(Generator(64, 1.0)) / parameter_count(Generator(64, 0.125)) > 10
     assert parameter_count(VAE(16, 1.0)) / parameter_count(VAE(16, 0.25)) > 5
+
+
+def test_subpixel_upsampling_computes_what_the_transposed_one_does():
+    """as_subpixel re-lays each stride-2 transposed convolution of a generator as a 3x3 convolution + pixel shuffle:
+    the same images, in evaluation mode (batch-norm statistics made non-trivial) and in training mode."""
+    torch.manual_seed(0)
+    for width in (1.0, 0.125):
+        generator = Generator(16, width)
+        with torch.no_grad():
+            for module in generator.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.running_mean.normal_()
+                    module.running_var.uniform_(0.5, 2.0)
+                    module.weight.uniform_(0.5, 1.5)
+        relaid = as_subpixel(generator.eval())
+        z = torch.randn(6, 16)
+        assert relaid.upsampling == "subpixel" and not relaid.training
+        torch.testing.assert_close(relaid(z), generator(z), atol=1e-5, rtol=0)
+        torch.testing.assert_close(as_subpixel(generator.train())(z), generator(z), atol=1e-5, rtol=0)
+    # width 1/8: 16 -> 8 channels at 14x14, then 8 -> 1; a sub-pixel layer has 9 taps per phase, a transposed one 4
+    assert parameter_count(relaid) - parameter_count(generator) == (16 * 32 * 9 - 16 * 8 * 16) + (8 * 4 * 9 + 4 - 8 * 16 - 1)
+    with pytest.raises(ValueError, match="already 'subpixel'"):
+        as_subpixel(relaid)
+    layer = nn.ConvTranspose2d(3, 2, 4, 2, 1)  # one layer alone, with a bias
+    x = torch.randn(2, 3, 5, 5)
+    torch.testing.assert_close(subpixel_layer(layer)(x), layer(x), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="4x4, stride-2, padding-1"):
+        subpixel_layer(nn.ConvTranspose2d(3, 2, 7))
+
+
+def test_sub_pixel_student_is_ten_times_smaller_and_built_by_name():
+    student = build("gan", 64, 0.12, "subpixel")
+    assert [m.out_channels for m in student.net if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)] == [15, 32, 4]
+    assert isinstance(student.net[-2], nn.PixelShuffle) and student(torch.randn(3, 64)).shape == (3, 1, 28, 28)
+    assert parameter_count(Generator(64, 1.0)) / parameter_count(student) > 10
+    with pytest.raises(ValueError, match="upsampling must be one of"):
+        Generator(64, 0.125, "bilinear")
+    with pytest.raises(ValueError, match="is for GAN generators"):
+        build("vae", 16, 0.25, "subpixel")
 
 
 def test_bad_arguments():

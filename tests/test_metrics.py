@@ -319,3 +319,54 @@ def test_moving_average_against_a_direct_computation():
         direct = [sum(values[max(0, i + 1 - window):i + 1]) / len(values[max(0, i + 1 - window):i + 1])
                   for i in range(len(values))]
         torch.testing.assert_close(moving_average(values, window), torch.tensor(direct, dtype=torch.float64))
+
+
+def test_layer_times_splits_each_model_by_layer_on_a_fake_clock(monkeypatch):
+    """Each layer advances a fake clock by a known time; layer_times reports those times, each layer's output
+    shape and MACs (a Linear(4, 3) on a batch of 5: 5 * 4 * 3), models taken in turn, and refuses bad input."""
+    from kdlib import cost
+
+    clock = [0.0]
+    monkeypatch.setattr(cost.time, "perf_counter", lambda: clock[0])
+
+    class Ticking(nn.Module):
+        def __init__(self, layer: nn.Module, seconds: float) -> None:
+            super().__init__()
+            self.layer, self.seconds = layer, seconds
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            clock[0] += self.seconds
+            return self.layer(x)
+
+    models = {"a": nn.Sequential(Ticking(nn.Linear(4, 3), 0.002), Ticking(nn.ReLU(), 0.001)),
+              "b": nn.Sequential(Ticking(nn.Linear(4, 2), 0.004))}
+    timings = cost.layer_times(models, torch.zeros(5, 4), rounds=3, warmup=1)
+    assert [(t.layer, t.output, t.milliseconds, t.macs) for t in timings["a"]] == [
+        ("0: Ticking", (3,), pytest.approx(2.0), 60), ("1: Ticking", (3,), pytest.approx(1.0), 0)]
+    assert timings["b"][0].macs == 40 and timings["b"][0].gmacs_per_second == pytest.approx(40 / 4.0 / 1e6)
+    assert timings["a"][1].gmacs_per_second == 0.0
+    with pytest.raises(ValueError, match="not an nn.Sequential"):
+        cost.layer_times({"x": nn.Linear(4, 2)}, torch.zeros(5, 4))
+    with pytest.raises(ValueError, match="at least one model and one round"):
+        cost.layer_times(models, torch.zeros(5, 4), rounds=0)
+
+
+def test_a_steady_heap_stops_page_faults_in_repeated_large_calls():
+    """After steady_heap, allocating and freeing the same large activations again faults in (almost) no fresh pages:
+    the property that keeps a large model's timing free of allocator costs (counted by the kernel, Linux only)."""
+    from kdlib import cost
+
+    resource = pytest.importorskip("resource")
+    if not cost.steady_heap():
+        pytest.skip("glibc's mallopt is not available here")
+
+    def faults_of_one_call() -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(3):  # a model's call: several large activations alive at once, then freed
+            a, b = torch.ones(256, 64, 14, 14), torch.ones(256, 64, 14, 14)
+            c = a + b
+            del a, b, c
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    faults_of_one_call()  # the first call may grow the heap
+    assert faults_of_one_call() < 100  # each call touches 3 x 12.8 MB: ~9,000 pages if they were fresh

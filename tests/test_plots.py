@@ -6,7 +6,10 @@ matplotlib.use("Agg")
 
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from kdlib.plots import quality_against  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from kdlib.cost import LayerTime  # noqa: E402
+from kdlib.plots import layer_time_bars, quality_against  # noqa: E402
 
 
 def test_quality_against_speed_draws_each_rows_range_as_a_bar():
@@ -23,3 +26,24 @@ def test_quality_against_speed_draws_each_rows_range_as_a_bar():
     assert all(segment[0, 1] == segment[1, 1] for bar in bars for segment in bar.get_segments())  # horizontal
     plain = quality_against(rows, "images_per_second", "images/s")
     assert not [c for c in plain.axes[0].collections if isinstance(c, LineCollection)]
+    spread = [row | {"frechet_distance_sd": sd} for row, sd in zip(rows, (None, 20.0, 5.0))]
+    figure = quality_against(spread, "images_per_second", "images/s", y_error="frechet_distance_sd")
+    bars = [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
+    spans = sorted((segment[0, 0], *segment[:, 1]) for bar in bars for segment in bar.get_segments())
+    assert spans == [(400.0, 280.0, 320.0), (500.0, 195.0, 205.0)]  # vertical, +- the spread, none for the teacher
+
+
+def test_layer_time_bars_stack_each_models_layers_coloured_by_kind():
+    timings = {"teacher": [LayerTime("0: ConvTranspose2d", (8, 7, 7), 3.0, 6_000_000),
+                           LayerTime("1: ReLU", (8, 7, 7), 1.0, 0)],
+               "student": [LayerTime("0: Conv2d", (4, 14, 14), 0.5, 1_000_000), LayerTime("1: PixelShuffle", (1, 28, 28), 0.25, 0)]}
+    figure = layer_time_bars(timings)
+    ax = figure.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0 and p.get_width() > 0
+            and p.get_y() > -1]
+    segments = sorted((round(p.get_y() + p.get_height() / 2), p.get_x(), p.get_width()) for p in bars)
+    assert segments == [(0, 0.0, 3.0), (0, 3.0, 1.0), (1, 0.0, 0.5), (1, 0.5, 0.25)]
+    colours = {(round(p.get_y() + p.get_height() / 2), p.get_x()): p.get_facecolor() for p in bars}
+    assert colours[(0, 0.0)] != colours[(1, 0.0)] and colours[(0, 3.0)] == colours[(1, 0.5)]  # grey for the rest
+    assert [t.get_text() for t in ax.texts] == ["2", "2"]  # 6e6 MACs in 3 ms, 1e6 in 0.5 ms: 2 GMAC/s each
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["teacher", "student"]
