@@ -11,7 +11,7 @@ student of the given widths in a run folder: the Fréchet distance, precision, r
 
 It tells whether the distilled-against-scratch comparison of notebook 05 depends on the sampler.
 
-Run: ``python bench/vae_student_priors.py [RUN] [--widths 0.125] [--teachers shipped|run]``
+Run: ``python bench/vae_student_priors.py [RUN] [--widths 0.12] [--seed 0] [--teachers shipped|run]``
 (default: runs/notebooks-quick)
 """
 
@@ -31,7 +31,8 @@ SAMPLES = 10_000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", nargs="?", type=Path, default=project_root() / "runs" / "notebooks-quick")
-    parser.add_argument("--widths", type=float, nargs="+", default=[0.125])
+    parser.add_argument("--widths", type=float, nargs="+", default=[0.12])
+    parser.add_argument("--seed", type=int, default=0, help="the students' training seed")
     parser.add_argument("--teachers", choices=("shipped", "run"), default="shipped")
     parser.add_argument("--dataset", default="fashion-mnist")
     args = parser.parse_args()
@@ -46,7 +47,7 @@ def main() -> None:
     models = {"VAE teacher": teacher}
     for width in args.widths:
         for objective in ("distilled", "scratch"):
-            record = StudentRecord.load(run, family="vae", objective=objective, width=width)
+            record = StudentRecord.load(run, family="vae", objective=objective, width=width, seed=args.seed)
             record.require("teacher", provenance.checkpoint, f"the teacher ({provenance.source})")
             models[record.name] = record.model(run)
     rows = []
@@ -61,7 +62,8 @@ def main() -> None:
             rows.append({"model": name, "latents from": prior, "Fréchet distance": quality.frechet_distance,
                          "precision": quality.precision, "recall": quality.recall,
                          "recognisable / real's": recognisable})
-    print(f"run {args.run.name}; teacher: {provenance.source}; {SAMPLES:,} samples each, shipped ruler\n")
+    print(f"run {args.run.name}; teacher: {provenance.source}; students of seed {args.seed}; {SAMPLES:,} samples "
+          f"each, shipped ruler\n")
     print(markdown_table(rows))
 
 

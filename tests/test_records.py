@@ -72,7 +72,7 @@ def build_run(path):
     for family, objectives in OBJECTIVES.items():
         teacher = save_teacher(run, family, ruler)
         for objective in objectives.values():
-            student = Student(objective(), 0.25)
+            student = Student(objective(), 0.25, "subpixel" if objective.name == "output" else "transposed")
             _, trained = train_student(student, teacher.model(run), images, torch.arange(64) % 10, 1, 16, 0,
                                        run.checkpoints, {"teacher": teacher.checkpoint.sha256})
             provenance = run_teacher(run, family, teacher.dataset)[1]
@@ -144,6 +144,8 @@ def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_rule
     assert [row.name for row in rows] == (["GAN teacher (run)"] + [s.name for s in students if s.family == "gan"]
                                           + ["VAE teacher (run)"] + [s.name for s in students if s.family == "vae"])
     assert rows[0].fidelity == 0.0 and all(row.fidelity > 0 for row in rows[1:5])
+    assert [row.seed for row in rows] == [None, 0, 0, 0, 0, None, 0, 0]
+    assert students[0].label == f"{students[0].name} (seed 0)"
     assert rows[0].parameters == sum(p.numel() for p in Generator(8, 0.5).parameters())
     # The data set switched: notebook 05 run on MNIST over a Fashion-MNIST run.
     with pytest.raises(RecordError, match=r"teacher-gan.json has dataset 'fashion-mnist', but this notebook has "
@@ -154,11 +156,14 @@ def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_rule
                                           r"network has feature_net_9.pt"):
         evaluation_rows(run, tiny_ruler(run, seed=9), "fashion-mnist", [0.25], samples=200)
     # Students of a width notebook 04 did not train.
-    with pytest.raises(FileNotFoundError, match="student-gan-output-0.5.json is missing: run notebooks/04"):
+    with pytest.raises(FileNotFoundError, match="student-gan-output-0.5-seed0.json is missing: run notebooks/04"):
         evaluation_rows(run, ruler, "fashion-mnist", [0.5], samples=200)
+    # Seeds notebook 04 did not train.
+    with pytest.raises(FileNotFoundError, match="student-gan-output-0.25-seed1.json is missing: run notebooks/04"):
+        evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200, student_seeds=[0, 1])
     # The GAN teacher retrained (notebook 02 run again with other settings), the students not.
     save_teacher(run, "gan", ruler, seed=1)
-    with pytest.raises(RecordError, match=r"student-gan-output-0.25.json has teacher gan_teacher_0.pt .* but the "
+    with pytest.raises(RecordError, match=r"student-gan-output-0.25-seed0.json has teacher gan_teacher_0.pt .* but the "
                                           r"teacher \(trained in the run \(smoke profile\)\) has gan_teacher_1.pt .*"
                                           r"run notebooks/04_distilling_students.ipynb again"):
         evaluation_rows(run, ruler, "fashion-mnist", [0.25], samples=200)
@@ -215,11 +220,17 @@ def test_a_record_made_before_speed_ranges_loads_without_them(tmp_path):
 
 def test_student_records_say_what_they_learned_from(tmp_path, make_run):
     run, _, students = make_run(tmp_path)
-    record = StudentRecord.load(run, family="gan", objective="output+adversarial", width=0.25)
+    record = StudentRecord.load(run, family="gan", objective="output+adversarial", width=0.25, seed=0)
     assert record == next(s for s in students if s.objective == "output+adversarial")
     assert record.teacher == Teacher.load(run, family="gan").checkpoint and record.steps == 4
     assert record.settings["adversarial_weight"] == 0.01 and record.settings["teacher"] == record.teacher.sha256
     assert dataclasses.asdict(record)["name"] == "GAN 1/4 output+adversarial"
+    assert record.model(run).upsampling == "transposed"
+    sub_pixel = StudentRecord.load(run, family="gan", objective="output", width=0.25, seed=0)
+    assert sub_pixel.name == "GAN 1/4 sub-pixel output" and sub_pixel.model(run).upsampling == "subpixel"
+    # A record from before students had a choice of upsampling: the teacher's, the only one there was.
+    older = dataclasses.replace(record, settings={k: v for k, v in record.settings.items() if k != "upsampling"})
+    assert older.model(run).upsampling == "transposed"
 
 
 def test_run_folders_that_cannot_be_written_are_refused(tmp_path):

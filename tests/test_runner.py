@@ -18,7 +18,7 @@ import kdlib.course.runner as notebooks
 from kdlib.course.cli import main
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
                                   NotebookRun, RulerRecord, RunDir, TemperaturePoint)
-from kdlib.course.report import collect, compression_points, section, update_readme
+from kdlib.course.report import collect, compression_points, over_seeds, section, target_checks, update_readme
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
 
@@ -167,7 +167,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
                       ("temperature=4", "4.0", "GAN 1/8 scratch", "70.0")]
     assert {r["run"] for r in table if r["section"].startswith("Wall time")} == {"temperature=1", "temperature=4"}
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert "| temperature=4 | 4 | GAN 1/8 output | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
+    assert "| temperature=4 | 4 | GAN 1/8 output | 1 | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
     assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
 
 
@@ -212,11 +212,13 @@ def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
     assert (mine / "thesis.tex").is_file()
 
 
-def row(name: str, objective: str, width: float, parameters: int, fd: float) -> EvaluationRow:
+def row(name: str, objective: str, width: float, parameters: int, fd: float, seed: int | None = 0,
+        images_per_second: float = 1.0) -> EvaluationRow:
     return EvaluationRow(frechet_distance=fd, precision=0.5, recall=0.5, density=1.0, coverage=0.5, class_shares=(1.0,),
                          class_kl_to_data=0.0, classes_covered=1, inception_score=1.0, samples=10, parameters=parameters,
-                         macs_per_image=1, images_per_second=1.0, latency_ms=1.0, threads=2, device="cpu", batch=256,
-                         name=name, family="gan", objective=objective, width=width, training_seconds=1.0, fidelity=0.1)
+                         macs_per_image=1, images_per_second=images_per_second, latency_ms=1.0, threads=2, device="cpu",
+                         batch=256, name=name, family="gan", objective=objective, width=width,
+                         seed=None if objective == "teacher" else seed, training_seconds=1.0, fidelity=0.1)
 
 
 def evaluation(fd: float, config: dict | None = None) -> Evaluation:
@@ -249,13 +251,18 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert "| student (labels) | 145 | 2 | 8 | 1,000 | 2.6 | 61.5 |" in text  # means and spread of two seeds
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
-    assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 10 | 37.5 |" in text
-    assert "| GAN 1/8 output | 10.0x | 0.12x | 0.50x | 1.0x | no |" in text  # the targets, computed from the rows
+    assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 1 | 10 | 37.5 |" in text
+    assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | 0.50x | - | 1.0x | no |" in text  # one seed: not beyond noise
     assert "| 05_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
     assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
     assert (tmp_path / "docs" / "full" / "report.csv").is_file()
     update_readme(readme)
     assert readme.read_text() == text  # regenerating changes nothing
+    readme.write_text(text.replace("| GAN 1/8 output | 1 | 10 | 37.5 |", "| edited |"))
+    assert main(["report", "--readme", str(readme), "--block", "runs/other"]) == 0
+    assert "left as it was (not named by --block): runs/full --out docs/full" in capsys.readouterr().out
+    assert "| edited |" in readme.read_text()  # a block not named is kept as it was
+    assert update_readme(readme, only=["runs/full"]) == ["runs/full --out docs/full"] and readme.read_text() == text
     readme.write_text("<!-- kdlib report runs/full -->\n<!-- end of kdlib report -->\n")
     with pytest.raises(ValueError, match=r"must read '<!-- kdlib report RUN\.\.\. --out FOLDER -->'"):
         update_readme(readme)
@@ -269,6 +276,31 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert main(["report", str(tmp_path / "runs" / "full")]) == 1
     error = capsys.readouterr().err
     assert "evaluation.json is not valid JSON" in error and "run notebooks/05_evaluation.ipynb again" in error
+
+
+def test_seeds_of_a_model_are_summarised_by_mean_and_spread():
+    rows = [row("GAN teacher", "teacher", 1.0, 100, 90.0)] + [
+        row("GAN 1/8 output", "output", 0.125, 10, fd, seed) for seed, fd in enumerate((10.0, 12.0, 14.0))]
+    teacher, student = over_seeds(rows)
+    assert teacher.seeds == () and teacher.spread["frechet_distance"] == 0.0 and teacher.mean == rows[0]
+    assert student.seeds == (0, 1, 2) and student.mean.frechet_distance == 12.0 and student.mean.seed is None
+    assert student.spread["frechet_distance"] == pytest.approx(2.0) and student.text("frechet_distance") == "12.0 ± 2.0"
+    with pytest.raises(ValueError, match="different names"):
+        over_seeds(rows + [row("GAN 1/8 other", "output", 0.125, 10, 1.0, 3)])
+
+
+def test_a_target_is_met_only_beyond_the_spread_over_three_seeds():
+    def student(fds: tuple[float, ...], scratch_fds: tuple[float, ...]) -> list[EvaluationRow]:
+        return ([row("GAN teacher", "teacher", 1.0, 100, 90.0)]
+                + [row("GAN 1/8 output", "output", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(fds)]
+                + [row("GAN 1/8 scratch", "scratch", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(scratch_fds)])
+    clear, = target_checks(student((100.0, 102.0, 104.0), (200.0, 210.0, 220.0)))
+    assert clear["versus_scratch"] == pytest.approx(102 / 210) and clear["gap_in_spreads"] == pytest.approx(108 / 10)
+    assert clear["beyond_noise"] and clear["met"] and clear["speedup"] == 20.0
+    noisy, = target_checks(student((100.0, 102.0, 104.0), (110.0, 200.0, 290.0)))  # same means' ratio, sd 90
+    assert noisy["versus_scratch"] == pytest.approx(102 / 200) and not noisy["beyond_noise"] and not noisy["met"]
+    single, = target_checks(student((100.0,), (200.0,)))
+    assert single["seeds"] == 1 and single["gap_in_spreads"] is None and not single["met"]
 
 
 def test_a_section_says_shared_values_once():

@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", default="report", help="where to write (default: report/)")
     report.add_argument("--readme", type=Path, help="instead: regenerate every '<!-- kdlib report RUN... --out "
                         "FOLDER -->' block of this Markdown file from the runs it names")
+    report.add_argument("--block", action="append", metavar="RUN",
+                        help="with --readme: regenerate only the blocks that name this run folder, as the marker "
+                             "writes it (repeatable); the others are left as they are")
 
     prep = commands.add_parser("prepare", help="inject parameters into copies of the notebooks for nbval")
     prep.add_argument("--profile", choices=PROFILES, default="smoke")
@@ -97,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             if bool(args.runs) == bool(args.readme):
                 raise ValueError("give run folders or --readme FILE (one of them)")
             if args.readme:
-                for block in update_readme(args.readme):
-                    print(f"{args.readme}: regenerated the report of {block}")
+                for block in update_readme(args.readme, args.block):
+                    if block.startswith("kept: "):
+                        print(f"{args.readme}: left as it was (not named by --block): {block.removeprefix('kept: ')}")
+                    else:
+                        print(f"{args.readme}: regenerated the report of {block}")
             else:
                 for kind, path in write_report(expand(args.runs), args.out).items():
                     print(f"{kind}: {path}")

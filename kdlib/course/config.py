@@ -133,7 +133,14 @@ SETTINGS: dict[str, Setting] = {
                                  *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
     # Notebooks 04 and 05: students of the generative teachers.
     "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
-                              [0.125], [0.125], [0.125, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
+                              [0.12], [0.12], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
+    "gan_student_upsampling": Setting("how a GAN student doubles its maps' resolution: 'subpixel' (3x3 convolution "
+                                      "+ pixel shuffle, designed for the CPU) or 'transposed' (the teacher's "
+                                      "transposed convolution)", str,
+                                      "subpixel", "subpixel", "subpixel", choices=("subpixel", "transposed")),
+    "generative_student_seeds": Setting("seeds each student of notebook 04 is trained with (seed, seed + 1, ...): "
+                                        "notebook 05 reports the mean and spread over them", int, 1, 3, 3,
+                                        low=1, high=20),
     "gan_student_epochs": Setting("epochs of every GAN student (distilled or from scratch: same steps)", int,
                                   1, 1, 4, low=1, high=1000),
     "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,

@@ -325,6 +325,7 @@ class StudentRecord(Record):
     family: str
     objective: str
     width: float
+    seed: int
     name: str
     dataset: str
     profile: str
@@ -334,12 +335,19 @@ class StudentRecord(Record):
     training_seconds: float
     steps: int
     final_losses: dict[str, float]
-    FILE, WRITER, KEY = "student-{family}-{objective}-{width:g}.json", "04_distilling_students", (
-        "family", "objective", "width")
+    FILE, WRITER, KEY = "student-{family}-{objective}-{width:g}-seed{seed}.json", "04_distilling_students", (
+        "family", "objective", "width", "seed")
+    VERSION = 2  # 2: one record per seed
+
+    @property
+    def label(self) -> str:
+        """The student's name and seed, e.g. "GAN 1/4 output (seed 1)": unique among a run's students."""
+        return f"{self.name} (seed {self.seed})"
 
     def model(self, run: RunDir, device: torch.device | str = "cpu") -> nn.Module:
         """The student, rebuilt from its record and its verified checkpoint alone (evaluation mode)."""
-        model = build(self.family, self.settings["latent_dim"], self.width)
+        upsampling = self.settings.get("upsampling", "transposed")  # older records: the teacher's, the only one
+        model = build(self.family, self.settings["latent_dim"], self.width, upsampling)
         return load_module(model, self.checkpoint.path(run, self.writer()), STUDENT_MODULE[self.family]).to(device)
 
 
@@ -367,7 +375,8 @@ def student_record(student: Student, trained: Trained, teacher: Provenance, data
                    ) -> StudentRecord:
     """The record of a student that ``kdlib.train_student`` trained on ``dataset`` from the ``teacher``."""
     history = trained.history
-    return StudentRecord(student.family, student.objective.name, student.width, student.name, dataset,
+    return StudentRecord(student.family, student.objective.name, student.width, trained.settings["seed"],
+                         student.name, dataset,
                          profile, trained.settings, Artifact.of(trained.checkpoint), teacher.checkpoint,
                          history["seconds"], len(next(iter(history["steps"].values()))), history["epochs"][-1])
 
@@ -387,30 +396,33 @@ def generator_of(model: nn.Module, dataset: str) -> nn.Module:
 
 
 def trained_models(run: RunDir, family: str, widths: list[float], dataset: str,
-                   teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu"
+                   teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu", seeds: list[int] = (0,)
                    ) -> tuple[list[StudentRecord], dict[str, nn.Module]]:
-    """A family's students of ``widths`` (every objective) as records, and the teacher and the students as
-    generators (z -> image, ``generator_of``), each checkpoint verified. Refused: a student from another data set, or of another
-    teacher than ``teacher`` (``kdlib.course.generative_teacher`` or ``run_teacher``)."""
+    """A family's students of ``widths`` (every objective, every seed of ``seeds``) as records, and the teacher and
+    the students as generators (z -> image, ``generator_of``; a student under its ``label``), each checkpoint
+    verified. Refused: a student from another data set, or of another teacher than ``teacher``
+    (``kdlib.course.generative_teacher`` or ``run_teacher``)."""
     model, provenance = teacher
-    students = [StudentRecord.load(run, family=family, objective=objective, width=width)
-                for width in widths for objective in OBJECTIVES[family]]
+    students = [StudentRecord.load(run, family=family, objective=objective, width=width, seed=seed)
+                for width in widths for objective in OBJECTIVES[family] for seed in seeds]
     for student in students:
         student.require("dataset", dataset, "this notebook")
         student.require("teacher", provenance.checkpoint, f"the teacher ({provenance.source})")
     models = {teacher_name(family, provenance): generator_of(model, dataset)}
-    models |= {student.name: generator_of(student.model(run, device), dataset) for student in students}
+    models |= {student.label: generator_of(student.model(run, device), dataset) for student in students}
     return students, models
 
 
 @dataclass(frozen=True)
 class EvaluationRow(Measurement):
-    """One model of the evaluation: a teacher or a student, measured, with its fidelity to its teacher."""
+    """One model of the evaluation: a teacher or a student (one seed of it), measured, with its fidelity to its
+    teacher."""
 
     name: str
     family: str
     objective: str  # "teacher" for a teacher
     width: float
+    seed: int | None  # the student's training seed; None for a teacher
     training_seconds: float
     fidelity: float
 
@@ -427,13 +439,16 @@ class Evaluation(Record):
     floors: dict[str, Quality]
     evaluation_seconds: float
     FILE, WRITER = "evaluation.json", "05_evaluation"
+    VERSION = 2  # 2: a row per student and seed
 
 
 def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[float], samples: int, seed: int = 0,
                     device: torch.device | str = "cpu",
-                    teachers: dict[str, tuple[nn.Module, Provenance]] | None = None) -> list[EvaluationRow]:
-    """Each teacher, then its students of ``widths``, measured on ``measure`` from the run's records and
-    checkpoints (``trained_models``). ``teachers`` maps each family to its teacher and provenance
+                    teachers: dict[str, tuple[nn.Module, Provenance]] | None = None,
+                    student_seeds: list[int] = (0,)) -> list[EvaluationRow]:
+    """Each teacher, then its students of ``widths`` trained with each of ``student_seeds``, measured on ``measure``
+    (sampling with ``seed``) from the run's records and checkpoints (``trained_models``). ``teachers`` maps each
+    family to its teacher and provenance
     (``kdlib.course.generative_teacher``); None: the teachers notebooks 02 and 03 trained in ``run``, each
     refused when its record was measured on another ruler."""
     rows = []
@@ -441,12 +456,13 @@ def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[floa
         if teachers is None:
             Teacher.load(run, family=family).require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
         teacher = run_teacher(run, family, dataset, device) if teachers is None else teachers[family]
-        students, models = trained_models(run, family, widths, dataset, teacher, device)
+        students, models = trained_models(run, family, widths, dataset, teacher, device, student_seeds)
         measured = compare(models, measure, samples, seed, device)
         for (name, (measurement, fidelity)), record in zip(measured.items(), [None, *students]):
-            rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name, family=family,
-                                      objective="teacher" if record is None else record.objective,
+            rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name if record is None else record.name,
+                                      family=family, objective="teacher" if record is None else record.objective,
                                       width=1.0 if record is None else record.width,
+                                      seed=None if record is None else record.seed,
                                       training_seconds=teacher[1].training_seconds if record is None
                                       else record.training_seconds, fidelity=fidelity))
     return rows

@@ -12,13 +12,15 @@ regenerates the README's results from the runs its own markers name.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
 import re
 import shlex
+import statistics
 from collections.abc import Callable, Collection
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,41 +37,100 @@ from kdlib.tables import cell, markdown_table
 MODEL_COLUMNS = ("parameters", "macs_per_image", "images_per_second", "latency_ms", "frechet_distance", "precision",
                  "recall", "density", "coverage", "fidelity", "training_seconds")  # keys of LABELS
 IN_CSV_ONLY = {"family", "objective", "width"}  # the model's name already says them
+FD_SPREAD = "Fréchet distance, sd over seeds"
 README_BLOCK = re.compile(r"<!-- kdlib report (?P<args>[^>]*?) -->\n(?P<body>.*?)<!-- end of kdlib report -->", re.S)
 SHIPPED_BLOCK = re.compile(r"<!-- kdlib shipped (?P<folder>[^>]*?) -->\n(?P<body>.*?)<!-- end of kdlib shipped -->", re.S)
 
 TARGETS = {"gan": {"fewer_parameters": 10.0, "versus_teacher": 1.3, "versus_scratch": 0.6, "speedup": 10.0},
            "vae": {"fewer_parameters": 5.0, "versus_scratch": 0.8}}
+TARGET_SEEDS, TARGET_SPREADS = 3, 2.0  # a gap to scratch counts when >= 3 seeds each and > 2 standard deviations
+SPREAD_KEYS = ("frechet_distance", "precision", "recall", "density", "coverage", "fidelity", "images_per_second",
+               "latency_ms", "training_seconds")  # the measures whose spread over seeds is reported
+
+
+@dataclass(frozen=True)
+class OverSeeds:
+    """One model over the seeds it was trained with: the mean of every measure (``mean``, a row whose numbers are
+    the means, ``seed`` None) and the sample standard deviation of each of ``SPREAD_KEYS`` (``spread``: 0 for a
+    single seed, as for a teacher)."""
+
+    mean: EvaluationRow
+    seeds: tuple[int, ...]
+    spread: dict[str, float]
+
+    def text(self, key: str, digits: int = 1) -> str:
+        """E.g. "238.3 ± 5.1" (the mean alone for one seed)."""
+        mean = getattr(self.mean, key)
+        return f"{mean:,.{digits}f}" + (f" ± {self.spread[key]:,.{digits}f}" if len(self.seeds) > 1 else "")
+
+
+def _mean(values: list[Any]) -> Any:
+    """The mean of numbers (or of tuples of numbers, item by item); a value all rows share, as it is."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    if isinstance(values[0], tuple):
+        return tuple(statistics.fmean(items) for items in zip(*values))
+    return statistics.fmean(values)
+
+
+def over_seeds(rows: list[EvaluationRow]) -> list[OverSeeds]:
+    """The rows of each model (family, objective, width) gathered over their seeds, in the rows' order."""
+    groups: dict[tuple[str, str, float], list[EvaluationRow]] = {}
+    for row in rows:
+        groups.setdefault((row.family, row.objective, row.width), []).append(row)
+    summaries = []
+    for group in groups.values():
+        names = {row.name for row in group}
+        if len(names) > 1:
+            raise ValueError(f"rows of one family, objective and width have different names {sorted(names)}: "
+                             "they are not seeds of one model")
+        mean = {f.name: _mean([getattr(row, f.name) for row in group]) for f in dataclasses.fields(EvaluationRow)}
+        spread = {key: statistics.stdev([getattr(row, key) for row in group]) if len(group) > 1 else 0.0
+                  for key in SPREAD_KEYS}
+        seeds = tuple(row.seed for row in group if row.seed is not None)
+        summaries.append(OverSeeds(EvaluationRow(**mean | {"seed": None}), seeds, spread))
+    return summaries
 
 
 def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
-    """The course's targets (``TARGETS``) checked for every distilled student small enough to be held to them.
+    """The course's targets (``TARGETS``) checked for every distilled student small enough to be held to them, on
+    the means over seeds (``over_seeds``).
 
-    GAN: Fréchet distance <= 1.3x the teacher's and <= 0.6x the same-size scratch
-    student's, >= 10x the teacher's images/s; VAE: <= 0.8x the scratch student's.
+    GAN: Fréchet distance <= 1.3x the teacher's and <= 0.6x the same-size scratch student's, >= 10x the teacher's
+    images/s; VAE: <= 0.8x the scratch student's. For both, the gap to scratch must also be beyond the noise: at
+    least ``TARGET_SEEDS`` seeds each, and scratch's mean minus the student's above ``TARGET_SPREADS`` times the
+    larger of their standard deviations.
     """
+    models = over_seeds(rows)
     checks = []
-    for row in rows:
-        teacher = next((r for r in rows if r.family == row.family and r.objective == "teacher"), None)
-        scratch = next((r for r in rows if r.family == row.family and r.objective == "scratch" and r.width == row.width),
-                       None)
+    for model in models:
+        row = model.mean
+        teacher = next((m for m in models if m.mean.family == row.family and m.mean.objective == "teacher"), None)
+        scratch = next((m for m in models if m.mean.family == row.family and m.mean.objective == "scratch"
+                        and m.mean.width == row.width), None)
         if row.objective in ("teacher", "scratch") or teacher is None or scratch is None:
             continue  # a teacher, a baseline, or a student without both references
         target = TARGETS[row.family]
-        check = {"student": row.name, "fewer_parameters": teacher.parameters / row.parameters,
-                 "versus_teacher": row.frechet_distance / teacher.frechet_distance,
-                 "versus_scratch": row.frechet_distance / scratch.frechet_distance,
-                 "speedup": row.images_per_second / teacher.images_per_second}
+        noise = max(model.spread["frechet_distance"], scratch.spread["frechet_distance"])
+        check = {"student": row.name, "seeds": min(len(model.seeds), len(scratch.seeds)),
+                 "fewer_parameters": teacher.mean.parameters / row.parameters,
+                 "versus_teacher": row.frechet_distance / teacher.mean.frechet_distance,
+                 "versus_scratch": row.frechet_distance / scratch.mean.frechet_distance,
+                 "gap_in_spreads": (scratch.mean.frechet_distance - row.frechet_distance) / noise if noise else None,
+                 "speedup": row.images_per_second / teacher.mean.images_per_second}
+        beyond_noise = check["seeds"] >= TARGET_SEEDS and (check["gap_in_spreads"] or 0.0) > TARGET_SPREADS
         if check["fewer_parameters"] >= target["fewer_parameters"]:
-            checks.append(check | {"met": all(check[key] <= limit if key.startswith("versus") else check[key] >= limit
-                                              for key, limit in target.items())})
+            checks.append(check | {"beyond_noise": beyond_noise, "met": beyond_noise and all(
+                check[key] <= limit if key.startswith("versus") else check[key] >= limit
+                for key, limit in target.items())})
     return checks
 
 
 def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
     """``target_checks``' results as table rows: the ratios rounded, "yes"/"no" for the target."""
-    return [{"student": c["student"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
+    return [{"student": c["student"], "seeds": c["seeds"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
              "FD / teacher's": f"{c['versus_teacher']:.2f}x", "FD / scratch's": f"{c['versus_scratch']:.2f}x",
+             "gap to scratch / larger sd": "-" if c["gap_in_spreads"] is None else f"{c['gap_in_spreads']:.1f}",
              "images/s / teacher's": f"{c['speedup']:.1f}x", "target met": "yes" if c["met"] else "no"}
             for c in checks]
 
@@ -77,11 +138,12 @@ def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
 def targets_text() -> str:
     """The targets of ``TARGETS`` in words."""
     gan, vae = TARGETS["gan"], TARGETS["vae"]
-    return (f"Targets: a GAN student with >= {gan['fewer_parameters']:g}x fewer parameters than its teacher has a "
-            f"Fréchet distance <= {gan['versus_teacher']:g}x the teacher's and <= {gan['versus_scratch']:g}x the "
-            f"scratch student's of its size, and >= {gan['speedup']:g}x the teacher's images/s; a VAE student with "
-            f">= {vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= "
-            f"{vae['versus_scratch']:g}x the scratch student's.")
+    return (f"Targets (on means over seeds): a GAN student with >= {gan['fewer_parameters']:g}x fewer parameters than "
+            f"its teacher has a Fréchet distance <= {gan['versus_teacher']:g}x the teacher's and <= "
+            f"{gan['versus_scratch']:g}x the scratch student's of its size, and >= {gan['speedup']:g}x the teacher's "
+            f"images/s; a VAE student with >= {vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= "
+            f"{vae['versus_scratch']:g}x the scratch student's; for both, the gap to scratch exceeds "
+            f"{TARGET_SPREADS:g} standard deviations (the larger of the two) over >= {TARGET_SEEDS} seeds each.")
 
 
 def _classifier_rows(record: Classifiers) -> list[dict[str, Any]]:
@@ -99,8 +161,11 @@ def _sweep_rows(record: Classifiers) -> list[dict[str, Any]]:
 
 
 def _model_rows(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
-    return [{"model": r.name, "family": r.family, "objective": r.objective, "width": r.width,
-             **{LABELS[key]: getattr(r, key) for key in MODEL_COLUMNS}, SPEED_RANGE: speed_range(r)} for r in rows]
+    """One row per model: the means over its seeds, the number of seeds and the Fréchet distance's spread."""
+    return [{"model": m.mean.name, "family": m.mean.family, "objective": m.mean.objective, "width": m.mean.width,
+             "seeds": len(m.seeds) or "-", **{LABELS[key]: getattr(m.mean, key) for key in MODEL_COLUMNS},
+             FD_SPREAD: m.spread["frechet_distance"] if len(m.seeds) > 1 else "-", SPEED_RANGE: speed_range(m.mean)}
+            for m in over_seeds(rows)]
 
 
 def _teacher_rows(record: Teacher) -> list[dict[str, Any]]:
@@ -179,9 +244,11 @@ def compression_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in models:
         teacher = row["objective"] == "teacher"
         label = row["objective"] if not several or teacher else f"{row['objective']} [{row['run']}]"
+        spread = row.get(FD_SPREAD)
         points.setdefault((row["family"], label, row["width"]),
                           {"family": row["family"], "objective": label, "width": row["width"],
-                           "parameters": row["parameters"], "frechet_distance": row[LABELS["frechet_distance"]]})
+                           "parameters": row["parameters"], "frechet_distance": row[LABELS["frechet_distance"]],
+                           "frechet_distance_sd": spread if isinstance(spread, float) else None})
     return list(points.values())
 
 
@@ -241,7 +308,8 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     curve = compression_points(rows)
     if curve:
         figures["Fréchet distance against parameters, distilled and from scratch"] = _save(
-            quality_against(curve, "parameters", "parameters used for sampling (log scale)"), out / "quality_vs_size.png")
+            quality_against(curve, "parameters", "parameters used for sampling (log scale)",
+                            y_error="frechet_distance_sd"), out / "quality_vs_size.png")
     given = [run_parameters(run_records(Path(run))) for run in runs]
     swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
              if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
@@ -260,11 +328,12 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     return written
 
 
-def update_readme(readme: str | Path) -> list[str]:
+def update_readme(readme: str | Path, only: Collection[str] | None = None) -> list[str]:
     """Regenerate every ``<!-- kdlib report RUN... --out FOLDER -->`` ... ``<!-- end of kdlib report -->``
     block of ``readme`` from the runs its marker names (paths relative to the README), and every
     ``<!-- kdlib shipped FOLDER -->`` ... ``<!-- end of kdlib shipped -->`` block from the manifests in
-    FOLDER; return the markers."""
+    FOLDER; return the markers. With ``only`` (run folders as the markers write them), a report block that
+    names none of them is left as it was, and returned as "kept: MARKER"."""
     readme = Path(readme)
     done = []
 
@@ -273,6 +342,9 @@ def update_readme(readme: str | Path) -> list[str]:
         if len(words) < 3 or words[-2] != "--out" or "--out" in words[:-2]:
             raise ValueError(f"{readme}: marker '<!-- kdlib report {match['args']} -->' must read "
                              "'<!-- kdlib report RUN... --out FOLDER -->'")
+        if only is not None and not set(words[:-2]) & set(only):
+            done.append(f"kept: {match['args']}")
+            return match[0]
         written = write_report(expand([readme.parent / run for run in words[:-2]]), readme.parent / words[-1])
         body = written["markdown"].read_text().split("\n", 2)[2].rstrip("\n")  # without the title
         body = re.sub(r"^## ", "#### ", body, flags=re.M)
