@@ -11,6 +11,7 @@ from kdlib.data import DATASETS, DataError, DataNotFoundError, load
 from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, LatentBatches, Objective,
                            OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
                            decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
+from kdlib.encoders import EncoderScores, encoder_scores
 from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
                             latents, ruler, ruler_of, sampler, summary_row)
 from kdlib.features import FeatureNet, feature_network
@@ -29,7 +30,8 @@ from kdlib.train import (DivergedError, Trained, Training, classifier_training, 
 
 __all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "CheckpointError", "class_shares",
     "classifier_training", "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder",
-    "decoder_loss", "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "entropy",
+    "decoder_loss", "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "encoder_scores",
+    "EncoderScores", "entropy",
     "evaluate_generator", "ex_post_prior", "feature_loss", "feature_network", "FeatureNet", "fidelity", "fit",
     "fit_mixture", "fixed_latents", "GAN_LATENT", "gan_step", "GANScratch", "gaussian_kl", "GaussianMixture",
     "generated", "Generator", "generator_loss", "hard_labels", "hidden_maps", "hold_then_decay", "image_grid",

@@ -17,7 +17,7 @@ from kdlib.features import FeatureNet, feature_network
 from kdlib.metrics import (class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage,
                            recognisable_share)
 
-K = 5  # neighbours for precision, recall, density and coverage, as in both papers
+K = 5  # neighbours for precision, recall, density and coverage: Naeem et al.'s k (Kynkäänniemi et al. use 3)
 
 LABELS = {  # every measurement's name in tables and reports, defined once
     "parameters": "parameters", "macs_per_image": "MACs/image", "images_per_second": "images/s",
