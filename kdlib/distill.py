@@ -180,6 +180,7 @@ class OutputAdversarial(OutputDistillation):
     images against the student's, and the student's non-saturating loss against it joins, weighted."""
 
     name = "output+adversarial"
+    learning_rate: float = 3e-2  # each objective's rate: bench/student_tuning.py's search (quick recipe)
     adversarial_weight: float = 0.01
     discriminator_learning_rate: float = 2e-4
     discriminator_width: float = 1.0
@@ -209,6 +210,7 @@ class OutputFeatures(OutputDistillation):
     map the student's maps to the teacher's channels, trained with the student."""
 
     name = "output+features"
+    learning_rate: float = 3e-2
     feature_weight: float = 1.0
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
@@ -229,18 +231,23 @@ class OutputFeatures(OutputDistillation):
 
 @dataclass(frozen=True)
 class GANScratch(Objective):
-    """The baseline: the student generator trained as a GAN on real images alone, without the teacher."""
+    """The baseline: the student generator trained as a GAN on real images alone, without the teacher. With
+    ``anneal`` both players' learning rate is cosine-annealed to 0 over all steps, as the distilled students' is,
+    so that the baseline gets the schedule the method gets."""
 
     family = "gan"
     name = "scratch"
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-2
     discriminator_width: float = 1.0
+    anneal: bool = True
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         discriminator = Discriminator(self.discriminator_width).to(real.device)
         modules = {"generator": student, "discriminator": discriminator}
         optimizers = {key: _adam(module.parameters(), self.learning_rate, gan=True) for key, module in modules.items()}
-        return Training(modules, optimizers, gan_step(student, discriminator, *optimizers.values()), real)
+        schedules = {key: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(real))
+                     for key, optimizer in optimizers.items()} if self.anneal else {}
+        return Training(modules, optimizers, gan_step(student, discriminator, *optimizers.values()), real, schedules)
 
 
 @dataclass(frozen=True)

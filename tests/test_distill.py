@@ -10,7 +10,7 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from kdlib.batches import Batches
-from kdlib.distill import (OBJECTIVES, Adaptors, LatentBatches, OutputAdversarial, OutputDistillation,
+from kdlib.distill import (OBJECTIVES, Adaptors, GANScratch, LatentBatches, OutputAdversarial, OutputDistillation,
                            OutputFeatures, Student, VAEDistillation, VAEScratch, decoder_loss, feature_loss,
                            gaussian_kl, hidden_maps, output_loss, train_student)
 from kdlib.models import VAE, Generator
@@ -105,12 +105,29 @@ def test_every_objective_is_registered_with_its_defaults_and_trains_the_student(
         assert set(training.modules) == {"vae"} and training.batches is not None
 
 
+def test_an_annealed_scratch_baseline_takes_both_players_to_zero_like_the_distilled_students():
+    teacher, real = Generator(8, 0.5).eval(), real_batches()
+    steps = 2 * len(real)
+    for objective in (GANScratch(learning_rate=1e-3, anneal=True), OutputDistillation(learning_rate=1e-3)):
+        training = objective.training(Generator(8, 0.125), teacher, real, epochs=2)
+        for _ in range(steps):
+            for optimizer in training.optimizers.values():
+                optimizer.step()  # no gradients: changes nothing, keeps the scheduler's order check quiet
+            for scheduler in training.schedulers.values():
+                scheduler.step()
+        assert training.schedulers and all(o.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+                                           for key, o in training.optimizers.items() if key in training.schedulers)
+    plain = GANScratch(learning_rate=1e-3, anneal=False).training(Generator(8, 0.125), teacher, real, epochs=2)
+    assert not plain.schedulers and set(GANScratch().training(
+        Generator(8, 0.125), teacher, real, epochs=2).schedulers) == {"generator", "discriminator"}
+
+
 def test_student_names_and_bad_students():
     assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output+adversarial"
     assert Student(VAEScratch(), 0.25).name == "VAE 1/4 scratch" and Student(VAEScratch(), 0.25).family == "vae"
     assert Student(OutputFeatures(feature_weight=2.0), 0.5).settings() == {
         "family": "gan", "objective": "output+features", "width": 0.5, "upsampling": "transposed",
-        "learning_rate": 1e-2, "feature_weight": 2.0}
+        "learning_rate": 3e-2, "feature_weight": 2.0}
     sub_pixel = Student(OutputDistillation(), 0.12, "subpixel")
     assert sub_pixel.name == "GAN 0.12 sub-pixel output" and sub_pixel.settings()["upsampling"] == "subpixel"
     assert isinstance(sub_pixel.build(8).net[-2], nn.PixelShuffle)

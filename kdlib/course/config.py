@@ -125,9 +125,9 @@ SETTINGS: dict[str, Setting] = {
     "gan_epochs": Setting("epochs of the GAN teacher", int, 1, 2, 8, low=1, high=1000),
     "gan_batch_size": Setting("images per GAN step (DCGAN: 128; smaller means more steps per epoch)", int,
                               64, 64, 64, low=2, high=8192),
-    "gan_learning_rate": Setting("Adam's learning rate for both GAN players (beta1 = 0.5); also the scratch "
-                                 "students' and every student's discriminator", float,
-                                 *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
+    "gan_learning_rate": Setting("Adam's learning rate for both players of the GAN teacher (DCGAN's, beta1 = 0.5); "
+                                 "also the output+adversarial students' discriminator", float,
+                                 2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
     "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
     "vae_learning_rate": Setting("Adam's learning rate for the VAE and its students", float,
                                  *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
@@ -145,9 +145,16 @@ SETTINGS: dict[str, Setting] = {
                                   1, 1, 4, low=1, high=1000),
     "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,
                                   1, 2, 10, low=1, high=1000),
-    "distill_learning_rate": Setting("Adam's learning rate for GAN students that learn from the teacher "
-                                     "(cosine-annealed to 0)", float, *[OutputDistillation.learning_rate] * 3,
-                                     low=1e-6, high=1.0),
+    # The GAN students' learning rates, each cosine-annealed to 0: one search per objective on the same grid
+    # (bench/student_tuning.py, quick recipe, scored on held-out training images; docs/results/student-tuning).
+    "distill_learning_rate": Setting("Adam's learning rate for output-distilled GAN students", float,
+                                     *[OutputDistillation.learning_rate] * 3, low=1e-6, high=1.0),
+    "adversarial_learning_rate": Setting("Adam's learning rate for output+adversarial GAN students' generator", float,
+                                         *[OutputAdversarial.learning_rate] * 3, low=1e-6, high=1.0),
+    "features_learning_rate": Setting("Adam's learning rate for output+features GAN students", float,
+                                      *[OutputFeatures.learning_rate] * 3, low=1e-6, high=1.0),
+    "scratch_learning_rate": Setting("Adam's learning rate for both players of the scratch GAN students", float,
+                                     *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
                                   *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
