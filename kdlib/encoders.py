@@ -1,7 +1,7 @@
 """How good a VAE's encoder is, on held-out images: its own negative ELBO, and how well it agrees with a teacher's.
 
-A distilled VAE student learns two things from its teacher (notebook 04): a decoder, which its samples show, and an
-encoder, which they do not. ``encoder_scores`` measures the encoder: the student's test ELBO with its own decoder;
+A distilled VAE student learns two things from its teacher (``VAEDistillation``): a decoder, which its samples
+show, and an encoder, which they do not. ``encoder_scores`` measures the encoder: the student's test ELBO with its own decoder;
 the reconstruction the *teacher's* decoder makes from the student's codes (low only if the student encodes into the
 teacher's latent space); and the KL divergence from the teacher's posterior to the student's.
 """
