@@ -1,18 +1,24 @@
-"""Equal tuning for the GAN students: every distillation objective and the scratch baseline searched on one grid.
+"""Equal tuning for the students: every distillation objective and its scratch baseline searched on one grid.
 
-Each objective gets the same search: Adam's learning rate on one log grid (1e-4 to 1e-1), and for the objectives
-that train a discriminator (output + adversarial, scratch) also its width (the student's, 0.12, or the teacher's,
-1); every configuration trains the `quick` profile's student (width 0.12, sub-pixel upsampling, 1 epoch, batch 64,
-one seed) from the shipped GAN teacher, its learning rate cosine-annealed to 0 (the scratch baseline too:
-``GANScratch(anneal=True)``), on the first 50,000 training images. Each is scored by the Fréchet distance of 5,000
+GAN (``--family gan``, the default): each objective gets the same search: Adam's learning rate on one log grid
+(1e-4 to 1e-1), and for the objectives that train a discriminator (output + adversarial, scratch) also its width
+(the student's, 0.12, or the teacher's, 1); every configuration trains the `quick` profile's student (width 0.12,
+sub-pixel upsampling, 1 epoch, batch 64, one seed) from the shipped GAN teacher, its learning rate cosine-annealed
+to 0 (the scratch baseline too: ``GANScratch(anneal=True)``). The scratch recipe the course had before this search
+(2e-4, no schedule, width-1 discriminator) is trained once beside the grid for reference (the dashed line).
+
+VAE (``--family vae``): the distilled student and the scratch VAE, both at width 0.12 for the `quick` profile's 2
+epochs (batch 256), on the same learning-rate grid; each VAE is sampled from its own ex-post prior
+(``kdlib.course.generator_of``), as notebook 05 samples it.
+
+Both train on the first 50,000 training images, and score each configuration by the Fréchet distance of 5,000
 samples to the *last 10,000 training images*, held out from training, on the shipped ruler: the test set, on which
-the course reports, plays no part in the choice. The scratch recipe the course had before this search (2e-4, no schedule, width-1 discriminator)
-is trained once beside the grid for reference (the dashed line). A diverged run (NaN loss) is reported as such.
+the course reports, plays no part in the choice. A diverged run (NaN loss) is reported as such.
 
-Writes ``docs/results/student-tuning/tuning.csv`` and ``tuning.png`` (one panel per objective) and prints, per
+Writes ``docs/results/student-tuning/tuning[-vae].csv`` and ``.png`` (one panel per objective) and prints, per
 objective, the best configuration and whether it lies at an edge of the grid.
 
-Run: ``python bench/student_tuning.py [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]``
+Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]``
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from kdlib import (DivergedError, GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures,  # noqa: E402
-                   Student, generated, load, markdown_table, sampler, scale, train_student)
-from kdlib.course import shipped_ruler, shipped_teacher  # noqa: E402
+                   Student, VAEDistillation, VAEScratch, generated, load, markdown_table, sampler, scale,
+                   train_student)
+from kdlib.course import generator_of, shipped_ruler, shipped_teacher  # noqa: E402
 from kdlib.course.config import SETTINGS  # noqa: E402
 from kdlib.metrics import frechet_distance  # noqa: E402
 from kdlib.progress import progress  # noqa: E402
@@ -40,11 +47,14 @@ WIDTH, UPSAMPLING = SETTINGS["student_widths"].quick[0], SETTINGS["gan_student_u
 DISCRIMINATOR_WIDTHS = (WIDTH, 1.0)
 
 
-def configurations(rates: list[float]) -> list[tuple[str, float | None, object]]:
+def configurations(family: str, rates: list[float]) -> list[tuple[str, float | None, object]]:
     """(objective, discriminator width or None, objective object) for every point of the search."""
+    if family == "vae":
+        return [(name, None, cls(learning_rate=rate)) for rate in rates
+                for name, cls in (("distilled", VAEDistillation), ("scratch", VAEScratch))]
     quick = {name: SETTINGS[name].quick for name in ("adversarial_weight", "feature_weight", "gan_learning_rate")}
     points = []
-    for rate in rates:
+    for rate in rates:  # GAN
         points.append(("output", None, OutputDistillation(learning_rate=rate)))
         points.append(("output+features", None, OutputFeatures(learning_rate=rate, feature_weight=quick["feature_weight"])))
         for width in DISCRIMINATOR_WIDTHS:
@@ -57,25 +67,31 @@ def configurations(rates: list[float]) -> list[tuple[str, float | None, object]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=("gan", "vae"), default="gan")
     parser.add_argument("--rates", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
-    teacher, provenance = shipped_teacher("gan", DATASET)
+    family = args.family
+    teacher, provenance = shipped_teacher(family, DATASET)
     measure, _ = shipped_ruler(DATASET, samples=SAMPLES)
     train = load(DATASET, "train")
     held_out, _ = measure.net.embed(scale(train.images[TRAIN:]))
     checkpoints = project_root() / "runs" / "bench-student-tuning" / "checkpoints"
     identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
-    epochs, batch = SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick
-    points = configurations(args.rates)
-    points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))  # reference
+    epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
+                     else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
+    upsampling = UPSAMPLING if family == "gan" else "transposed"
+    points = configurations(family, args.rates)
+    if family == "gan":
+        points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
     rows = []
     for name, width, objective in progress(points, desc="configurations"):
         try:
-            model, trained = train_student(Student(objective, WIDTH, UPSAMPLING), teacher, train.images[:TRAIN],
-                                     train.labels[:TRAIN], epochs, batch, args.seed, checkpoints, identity)
-            features, _ = measure.net.embed(generated(sampler(model, model.latent_dim, seed=0), SAMPLES))
+            model, trained = train_student(Student(objective, WIDTH, upsampling), teacher, train.images[:TRAIN],
+                                           train.labels[:TRAIN], epochs, batch, args.seed, checkpoints, identity)
+            generator = generator_of(model, DATASET)
+            features, _ = measure.net.embed(generated(sampler(generator, model.latent_dim, seed=0), SAMPLES))
             distance, seconds = frechet_distance(features, held_out), trained.history["seconds"]
         except DivergedError:
             distance, seconds = float("nan"), float("nan")
@@ -83,19 +99,22 @@ def main() -> None:
                      "discriminator width": "-" if width is None else width,
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "tuning.csv", "w", newline="") as file:
+    stem = "tuning" if family == "gan" else "tuning-vae"
+    with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     searched = [name for name in dict.fromkeys(r["objective"] for r in rows) if not name.startswith("scratch, the previous")]
-    figure, axes = plt.subplots(1, len(searched), figsize=(4 * len(searched), 3.2), sharey=True)
+    figure, axes = plt.subplots(1, len(searched), figsize=(4 * len(searched), 3.2), sharey=True, squeeze=False)
+    axes = axes[0]
     summary = []
     for ax, name in zip(axes, searched):
         mine = [r for r in rows if r["objective"] == name]
         for width in dict.fromkeys(r["discriminator width"] for r in mine):
             line = sorted((r["learning rate"], r["Fréchet distance (held-out train)"]) for r in mine
                           if r["discriminator width"] == width)
-            ax.plot(*zip(*line), marker="o", label="no discriminator" if width == "-" else f"discriminator width {width:g}")
+            ax.plot(*zip(*line), marker="o", label=("no discriminator" if family == "gan" else "VAE") if width == "-"
+                    else f"discriminator width {width:g}")
         best = min((r for r in mine if r["Fréchet distance (held-out train)"] == r["Fréchet distance (held-out train)"]),
                    key=lambda r: r["Fréchet distance (held-out train)"])
         edge = best["learning rate"] in (min(args.rates), max(args.rates))
@@ -103,24 +122,29 @@ def main() -> None:
                         "discriminator width": best["discriminator width"],
                         "Fréchet distance (held-out train)": best["Fréchet distance (held-out train)"],
                         "at an edge of the grid": "yes" if edge else "no"})
-        if name == "scratch":
+        for row in mine:
+            if row["Fréchet distance (held-out train)"] != row["Fréchet distance (held-out train)"]:  # NaN: diverged
+                ax.annotate("diverged", (row["learning rate"], 0.97), xycoords=("data", "axes fraction"), ha="center",
+                            va="top", fontsize=7, color="tab:red")
+        if family == "gan" and name == "scratch":
             previous = next(r for r in rows if r["objective"].startswith("scratch, the previous"))
             ax.axhline(previous["Fréchet distance (held-out train)"], color="gray", linestyle="--", linewidth=1,
                        label="previous recipe (2e-4, no schedule)")
         ax.set_xscale("log")
+        ax.set_xlim(min(args.rates) / 1.5, max(args.rates) * 1.5)  # the whole grid, diverged points included
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("learning rate")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("Fréchet distance to held-out train images")
     figure.tight_layout()
-    figure.savefig(args.out / "tuning.png", dpi=120, bbox_inches="tight")
-    print(f"GAN students (width {WIDTH:g}, {UPSAMPLING}) of the shipped teacher, {epochs} epoch(s) on the first "
-          f"{TRAIN:,} training images, batch {batch}, seed {args.seed}; Fréchet distance of {SAMPLES:,} samples to the "
-          f"last {len(train) - TRAIN:,} training images (shipped ruler)\n")
+    figure.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
+    print(f"{family.upper()} students (width {WIDTH:g}, {upsampling}) of the shipped teacher, {epochs} epoch(s) on "
+          f"the first {TRAIN:,} training images, batch {batch}, seed {args.seed}; Fréchet distance of {SAMPLES:,} "
+          f"samples to the last {len(train) - TRAIN:,} training images (shipped ruler)\n")
     print(markdown_table(rows))
     print()
     print(markdown_table(summary))
-    print(f"\nwrote {args.out / 'tuning.csv'} and {args.out / 'tuning.png'}")
+    print(f"\nwrote {args.out / (stem + '.csv')} and {args.out / (stem + '.png')}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from kdlib.distill import GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, VAEScratch
+from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, VAEDistillation,
+                            VAEScratch)
 from kdlib.store import project_root
 from kdlib.train import seed_everything
 from kdlib.course.records import RunDir
@@ -129,8 +130,8 @@ SETTINGS: dict[str, Setting] = {
                                  "also the output+adversarial students' discriminator", float,
                                  2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
     "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
-    "vae_learning_rate": Setting("Adam's learning rate for the VAE and its students", float,
-                                 *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
+    "vae_learning_rate": Setting("Adam's learning rate for the VAE teacher", float, 1e-3, 1e-3, 1e-3,
+                                 low=1e-6, high=1.0),
     # Notebooks 04 and 05: students of the generative teachers.
     "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
                               [0.12], [0.12], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
@@ -155,6 +156,10 @@ SETTINGS: dict[str, Setting] = {
                                       *[OutputFeatures.learning_rate] * 3, low=1e-6, high=1.0),
     "scratch_learning_rate": Setting("Adam's learning rate for both players of the scratch GAN students", float,
                                      *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
+    "vae_distill_learning_rate": Setting("Adam's learning rate for the distilled VAE students", float,
+                                         *[VAEDistillation.learning_rate] * 3, low=1e-6, high=1.0),
+    "vae_scratch_learning_rate": Setting("Adam's learning rate for the scratch VAE students", float,
+                                         *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
                                   *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
