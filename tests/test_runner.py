@@ -342,3 +342,17 @@ def test_grid_points_names_and_bad_specs(tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(FileNotFoundError, match="no records/ folder"):
         collect([tmp_path])
+
+
+def test_timings_are_recorded_only_for_runs_that_train(tmp_path):
+    """A run folder that already holds checkpoints would load them instead of training: timing it is refused, before
+    any notebook runs and before notebooks/timings.json is touched."""
+    from kdlib.course.runner import notebooks_dir
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "student_gan_output_0123.pt").write_bytes(b"x")
+    committed = (notebooks_dir() / "timings.json").read_text()
+    with pytest.raises(ValueError, match=r"already holds 1 checkpoint\(s\) from an earlier run .*student_gan_output"):
+        run_chain("smoke", tmp_path, record=True, only=["00_overview"])
+    assert (notebooks_dir() / "timings.json").read_text() == committed
+    assert not (tmp_path / "00_overview.ipynb").exists()

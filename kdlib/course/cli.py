@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--update-notebooks", action="store_true",
                      help="write the executed, cleaned notebooks back into notebooks/ (for committing)")
     run.add_argument("--record-timings", action="store_true",
-                     help="store the measured times in notebooks/timings.json (shown by the overview)")
+                     help="store the measured times in notebooks/timings.json (shown by the overview); "
+                          "only for a run folder without checkpoints, so that the notebooks train")
 
     sweep = commands.add_parser("sweep", parents=[chain],
                                 help="run the notebooks once per point of a parameter grid (resumable)")

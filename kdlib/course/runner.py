@@ -121,8 +121,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     cell; its executed copy stays beside the good one as ``NAME.failed.ipynb``. With
     ``update_committed`` the executed notebooks, cleaned, replace those in
     ``notebooks/`` (how the committed outputs are made); with ``record`` the timings
-    go into ``notebooks/timings.json``, which the overview notebook shows (record only
-    runs that trained from scratch: a run that loads checkpoints is fast). ``only``
+    go into ``notebooks/timings.json``, which the overview notebook shows (refused when the run
+    folder already holds checkpoints: a run that loads them instead of training is fast). ``only``
     names the notebooks to run (e.g. ``["01_soft_labels"]``), ``start`` the first
     one; default: all. Each notebook's wall time, the peak memory of its kernel and
     the parameters it was given go into a ``NotebookRun`` record.
@@ -134,6 +134,11 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     if run_dir is not None and str(run_dir).strip() == "":
         raise ValueError("--run-dir is empty: name a folder, or leave it out for runs/<profile>")
     run = RunDir(Path(run_dir if run_dir is not None else project_root() / "runs" / profile).resolve())
+    earlier = sorted(p.name for p in run.checkpoints.glob("*.pt")) if run.checkpoints.is_dir() else []
+    if record and earlier:
+        raise ValueError(f"--record-timings times runs that train, but {run.checkpoints} already holds {len(earlier)} "
+                         f"checkpoint(s) from an earlier run (e.g. {earlier[0]}), which the notebooks would load "
+                         "instead of training: give a new --run-dir, or leave out --record-timings")
     os.environ["KDLIB_PROGRESS"] = "0"  # nobody watches a batch run; keep widgets out of the outputs
     timings: dict[str, float] = {}
     for path in paths:
