@@ -134,7 +134,7 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     if run_dir is not None and str(run_dir).strip() == "":
         raise ValueError("--run-dir is empty: name a folder, or leave it out for runs/<profile>")
     run = RunDir(Path(run_dir if run_dir is not None else project_root() / "runs" / profile).resolve())
-    earlier = sorted(p.name for p in run.checkpoints.glob("*.pt")) if run.checkpoints.is_dir() else []
+    earlier = sorted(p.name for p in run.checkpoints.glob("*.pt"))  # ``checkpoints`` makes the folder if need be
     if record and earlier:
         raise ValueError(f"--record-timings times runs that train, but {run.checkpoints} already holds {len(earlier)} "
                          f"checkpoint(s) from an earlier run (e.g. {earlier[0]}), which the notebooks would load "
