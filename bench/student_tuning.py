@@ -8,8 +8,10 @@ to 0 (the scratch baseline too: ``GANScratch(anneal=True)``). The scratch recipe
 (2e-4, no schedule, width-1 discriminator) is trained once beside the grid for reference (the dashed line).
 
 VAE (``--family vae``): the distilled student and the scratch VAE, both at width 0.12 for the `quick` profile's 2
-epochs (batch 256), on the same learning-rate grid; each VAE is sampled from its own ex-post prior
-(``kdlib.course.generator_of``), as notebook 05 samples it.
+epochs (batch 256), on the same learning-rate grid, each with one more setting on a grid of four values: the
+distilled student's share of decoder latents drawn from the teacher's posteriors (0, 0.25, 0.5, 1; the rest from
+N(0, I)), the scratch VAE's KL weight beta (0.06, 0.125, 0.25, 1; 1 is the ELBO). Each VAE is sampled from its own
+ex-post prior (``kdlib.course.generator_of``), as notebook 05 samples it.
 
 Both train on the first 50,000 training images, and score each configuration by the Fréchet distance of 5,000
 samples to the *last 10,000 training images*, held out from training, on the shipped ruler: the test set, on which
@@ -45,13 +47,17 @@ from kdlib.store import project_root  # noqa: E402
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH, UPSAMPLING = SETTINGS["student_widths"].quick[0], SETTINGS["gan_student_upsampling"].quick
 DISCRIMINATOR_WIDTHS = (WIDTH, 1.0)
+POSTERIOR_FRACTIONS, KL_WEIGHTS = (0.0, 0.25, 0.5, 1.0), (0.06, 0.125, 0.25, 1.0)
+SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the second column searched
 
 
-def configurations(family: str, rates: list[float]) -> list[tuple[str, float | None, object]]:
-    """(objective, discriminator width or None, objective object) for every point of the search."""
+def configurations(family: str, rates: list[float]) -> list[tuple[str, float | str | None, object]]:
+    """(objective, its second searched setting (GAN: discriminator width or None), objective object) per point."""
     if family == "vae":
-        return [(name, None, cls(learning_rate=rate)) for rate in rates
-                for name, cls in (("distilled", VAEDistillation), ("scratch", VAEScratch))]
+        return [point for rate in rates for point in
+                [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
+                 for share in POSTERIOR_FRACTIONS] +
+                [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in KL_WEIGHTS]]
     quick = {name: SETTINGS[name].quick for name in ("adversarial_weight", "feature_weight", "gan_learning_rate")}
     points = []
     for rate in rates:  # GAN
@@ -96,7 +102,7 @@ def main() -> None:
         except DivergedError:
             distance, seconds = float("nan"), float("nan")
         rows.append({"objective": name, "learning rate": objective.learning_rate,
-                     "discriminator width": "-" if width is None else width,
+                     SETTING[family]: "-" if width is None else width,
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "tuning" if family == "gan" else "tuning-vae"
@@ -110,16 +116,18 @@ def main() -> None:
     summary = []
     for ax, name in zip(axes, searched):
         mine = [r for r in rows if r["objective"] == name]
-        for width in dict.fromkeys(r["discriminator width"] for r in mine):
+        for width in dict.fromkeys(r[SETTING[family]] for r in mine):
             line = sorted((r["learning rate"], r["Fréchet distance (held-out train)"]) for r in mine
-                          if r["discriminator width"] == width)
-            ax.plot(*zip(*line), marker="o", label=("no discriminator" if family == "gan" else "VAE") if width == "-"
-                    else f"discriminator width {width:g}")
+                          if r[SETTING[family]] == width)
+            ax.plot(*zip(*line), marker="o", label="no discriminator" if width == "-" else
+                    f"discriminator width {width:g}" if family == "gan" else width)
         best = min((r for r in mine if r["Fréchet distance (held-out train)"] == r["Fréchet distance (held-out train)"]),
                    key=lambda r: r["Fréchet distance (held-out train)"])
-        edge = best["learning rate"] in (min(args.rates), max(args.rates))
+        edge = best["learning rate"] in (min(args.rates), max(args.rates)) or (  # a share of 0 or 1 is no edge
+            name == "scratch" and family == "vae" and best[SETTING[family]] in {f"beta {b:g}" for b in
+                                                                              (min(KL_WEIGHTS), max(KL_WEIGHTS))})
         summary.append({"objective": name, "best learning rate": best["learning rate"],
-                        "discriminator width": best["discriminator width"],
+                        SETTING[family]: best[SETTING[family]],
                         "Fréchet distance (held-out train)": best["Fréchet distance (held-out train)"],
                         "at an edge of the grid": "yes" if edge else "no"})
         for row in mine:

@@ -66,18 +66,19 @@ def train_gan(images: torch.Tensor, checkpoints: Path, *, dataset: str, epochs: 
 
 
 def train_vae(images: torch.Tensor, checkpoints: Path, *, dataset: str, epochs: int, batch_size: int,
-              learning_rate: float, seed: int, device: torch.device | str = "cpu", snapshots_per_epoch: int = 2,
-              fresh: bool = False) -> tuple[VAE, Trained]:
+              learning_rate: float, seed: int, kl_weight: float = 1.0, device: torch.device | str = "cpu",
+              snapshots_per_epoch: int = 2, fresh: bool = False) -> tuple[VAE, Trained]:
     """A VAE teacher (width 1, ``VAE_LATENT`` latents) trained on the uint8 ``images`` (all of them) by Adam on the
-    negative ELBO, the learning rate cosine-annealed to 0 epoch by epoch; or loaded from ``checkpoints``."""
+    negative ELBO (with ``kl_weight`` != 1: reconstruction + beta * KL), the learning rate cosine-annealed to 0
+    epoch by epoch; or loaded from ``checkpoints``."""
     settings = {"name": "vae_teacher", "dataset": dataset, "train_size": len(images), "epochs": epochs,
                 "batch_size": batch_size, "learning_rate": learning_rate, "schedule": "cosine to 0",
-                "seed": seed, "latent_dim": VAE_LATENT, "width": 1.0}
+                "seed": seed, "latent_dim": VAE_LATENT, "width": 1.0} | ({"kl_weight": kl_weight} if kl_weight != 1 else {})
     seed_everything(seed)
     vae = VAE(VAE_LATENT, 1.0).to(device)
     batches = Batches(images, torch.zeros(len(images)), batch_size, seed=seed, value_range=VAE_PIXELS, device=device)
     optimizer = torch.optim.Adam(vae.parameters(), lr=learning_rate)
-    training = Training({"vae": vae}, {"vae": optimizer}, vae_step(vae, optimizer), batches,
+    training = Training({"vae": vae}, {"vae": optimizer}, vae_step(vae, optimizer, kl_weight), batches,
                         epoch_schedulers={"vae": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)})
     decoder, fixed_z = Decoder(vae), fixed_latents(VAE_LATENT, seed, device)
     trained = fit(training, epochs, checkpoints, "vae_teacher", settings, snapshot=lambda: render(decoder, fixed_z),

@@ -224,13 +224,18 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.
     return step
 
 
-def vae_step(vae: VAE, optimizer: torch.optim.Optimizer) -> Step:
-    """One step on the negative ELBO (images in [0, 1]), logging its two terms separately."""
+def vae_step(vae: VAE, optimizer: torch.optim.Optimizer, kl_weight: float = 1.0) -> Step:
+    """One step on the negative ELBO (images in [0, 1]), logging its two terms separately; with ``kl_weight``
+    (beta) != 1 on reconstruction + beta * KL (Higgins et al., ICLR 2017), which is then logged as "loss"."""
+    if not kl_weight > 0:
+        raise ValueError(f"kl_weight must be > 0 (1: the ELBO), got {kl_weight}")
+
     def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, mean, log_variance = vae(images)
         reconstruction, kl = vae_losses(logits, images, mean, log_variance)
-        loss = update(optimizer, reconstruction + kl)
-        return {"negative ELBO": loss, "reconstruction": reconstruction.detach(), "KL": kl.detach()}
+        loss = update(optimizer, reconstruction + kl_weight * kl)
+        return {"negative ELBO" if kl_weight == 1 else "loss": loss, "reconstruction": reconstruction.detach(),
+                "KL": kl.detach()}
     return step
 
 

@@ -238,3 +238,34 @@ def test_a_student_is_loaded_not_retrained_and_another_teacher_means_another_stu
     assert other.checkpoint != first.checkpoint
     with pytest.raises(ValueError, match="64 images make no batch of 100"):
         train_student(student, teacher, images, labels, 1, 100, 0, tmp_path)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 1.0])
+def test_a_distilled_vae_decoder_learns_on_the_share_of_posterior_latents_asked_for(share):
+    torch.manual_seed(0)
+    teacher, student = VAE(4, 0.25).eval(), VAE(4, 0.125)
+    with torch.no_grad():  # a near-deterministic encoder: its posterior samples are its means
+        teacher.encoder[-1].bias[4:] = -40.0
+    images = torch.rand(16, 1, 28, 28)
+    seen = []
+    decode = teacher.decode
+    teacher.decode = lambda z: seen.append(z) or decode(z)
+    VAEDistillation(1e-3, posterior_fraction=share).training(
+        student, teacher, real_batches(value_range=(0.0, 1.0)), epochs=1).step(images, images)
+    means = teacher.encode(images)[0].detach()
+    prior = 16 - round(16 * share)
+    assert torch.allclose(seen[0][prior:], means[prior:], atol=1e-6)
+    assert not torch.isclose(seen[0][:prior], means[:prior], atol=1e-2).any()
+    with pytest.raises(ValueError, match="posterior_fraction"):
+        VAEDistillation(posterior_fraction=1.5)
+
+
+def test_the_scratch_vae_weights_its_kl_term_by_beta():
+    torch.manual_seed(0)
+    vae, images = VAE(4, 0.125), torch.rand(8, 1, 28, 28)
+    step = VAEScratch(1e-3, kl_weight=0.25).training(vae, None, real_batches(value_range=(0.0, 1.0)), 1).step
+    logged = step(images, images)
+    assert set(logged) == {"loss", "reconstruction", "KL"}  # not the negative ELBO once beta != 1
+    assert logged["loss"].item() == pytest.approx((logged["reconstruction"] + 0.25 * logged["KL"]).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="kl_weight must be > 0"):
+        VAEScratch(1e-3, kl_weight=0.0).training(vae, None, real_batches(value_range=(0.0, 1.0)), 1)

@@ -53,5 +53,9 @@ def test_the_vae_is_annealed_to_zero_and_named_by_its_settings(tmp_path):
     assert trained.history["epochs"][-1]["negative ELBO"] < trained.history["epochs"][0]["negative ELBO"]
     _, longer = train_vae(IMAGES, tmp_path, **(settings | {"epochs": 3}))
     assert longer.checkpoint != trained.checkpoint
+    assert "kl_weight" not in trained.settings  # the ELBO's runs keep the names they had before beta existed
+    _, beta = train_vae(IMAGES, tmp_path, **(settings | {"kl_weight": 0.5}))
+    assert beta.settings["kl_weight"] == 0.5 and beta.checkpoint != trained.checkpoint
+    assert set(beta.history["epochs"][0]) == {"loss", "reconstruction", "KL"}
     with pytest.raises(ValueError, match="would train nothing"):
         train_vae(IMAGES[:10], tmp_path, **(settings | {"batch_size": 32, "epochs": 0}))

@@ -160,6 +160,11 @@ SETTINGS: dict[str, Setting] = {
                                          *[VAEDistillation.learning_rate] * 3, low=1e-6, high=1.0),
     "vae_scratch_learning_rate": Setting("Adam's learning rate for the scratch VAE students", float,
                                          *[VAEScratch.learning_rate] * 3, low=1e-6, high=1.0),
+    "vae_posterior_fraction": Setting("share of a distilled VAE student's decoder batch drawn from the teacher's "
+                                      "posteriors (the rest from N(0, I))", float,
+                                      *[VAEDistillation.posterior_fraction] * 3, low=0.0, high=1.0),
+    "vae_scratch_kl_weight": Setting("beta, the KL term's weight, of the scratch VAE students (1: the ELBO)", float,
+                                     *[VAEScratch.kl_weight] * 3, low=1e-3, high=100.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
                                   *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
