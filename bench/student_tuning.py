@@ -139,6 +139,8 @@ def main() -> None:
             ax.axhline(previous["Fréchet distance (held-out train)"], color="gray", linestyle="--", linewidth=1,
                        label="previous recipe (2e-4, no schedule)")
         ax.set_xscale("log")
+        if family == "vae":  # one run at 0.1 scores in the thousands: a log scale keeps the optimum readable
+            ax.set_yscale("log")
         ax.set_xlim(min(args.rates) / 1.5, max(args.rates) * 1.5)  # the whole grid, diverged points included
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("learning rate")

@@ -26,7 +26,7 @@ Each student configuration is trained with ``--seeds`` seeds (mean and sample st
 Writes ``docs/results/vae-study/<part>[-width-W].csv``.
 
 Run: ``python bench/vae_distillation_study.py --part features|teacher [--seeds 0 1 2] [--width 0.12]
-[--teacher-kl-weights 1 0.25 0.125 0.06 0.03]``
+[--teacher-kl-weights 1 0.25 0.125 0.06 0.03] [--learning-rate R]``
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from kdlib.batches import Batches
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher
 from kdlib.course.config import RECIPES, SETTINGS
 from kdlib.course.shipped import load_shipped
-from kdlib.distill import decoder_loss, gaussian_kl
 from kdlib.metrics import frechet_distance
 from kdlib.progress import progress
 from kdlib.store import project_root
@@ -72,20 +71,10 @@ class FeatureDistillation(VAEDistillation):
         optimizer, embed = distilled.optimizers["vae"], FEATURES[self.features]
 
         def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-            prior = len(images) - round(len(images) * self.posterior_fraction)
+            losses, student_logits, teacher_logits = self.losses(student, teacher, images)
             with torch.no_grad():
-                teacher_mean, teacher_log_var = teacher.encode(images)
-                posterior = teacher_mean[prior:] + torch.randn_like(teacher_mean[prior:]) * (
-                    0.5 * teacher_log_var[prior:]).exp()
-                z = torch.cat([torch.randn(prior, teacher.latent_dim), posterior])
-                teacher_logits = teacher.decode(z)
-                teacher_features = embed(torch.sigmoid(teacher_logits))
-            logits = student.decode(z)
-            student_mean, student_log_var = student.encode(images)
-            losses = {"decoder": decoder_loss(logits, teacher_logits),
-                      "encoder": gaussian_kl(teacher_mean, teacher_log_var, student_mean, student_log_var),
-                      "features": self.feature_weight * (embed(torch.sigmoid(logits)) - teacher_features)
-                      .square().sum(1).mean()}
+                target = embed(torch.sigmoid(teacher_logits))
+            losses["features"] = self.feature_weight * (embed(torch.sigmoid(student_logits)) - target).square().sum(1).mean()
             total = update(optimizer, sum(losses.values()))
             return {"total": total, **{name: loss.detach() for name, loss in losses.items()}}
         return Training(distilled.modules, distilled.optimizers, step, distilled.batches)
@@ -149,18 +138,18 @@ def main() -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[0.01, 0.1, 1.0])
     parser.add_argument("--teacher-kl-weights", type=float, nargs="+", default=[1.0, 0.25, 0.125, 0.06, 0.03])
     parser.add_argument("--width", type=float, default=WIDTH, help="the students' width (default: the quick profile's)")
+    parser.add_argument("--learning-rate", type=float, help="both students' (default: the quick profile's)")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "vae-study")
     args = parser.parse_args()
     feature_networks()
     train = load(DATASET, "train")
     score = Scorer(train.images)
-    shipped, provenance = shipped_teacher("vae", DATASET)
-    tuned = {"distilled": VAEDistillation(learning_rate=SETTINGS["vae_distill_learning_rate"].quick,
-                                          posterior_fraction=SETTINGS["vae_posterior_fraction"].quick),
-             "scratch": VAEScratch(learning_rate=SETTINGS["vae_scratch_learning_rate"].quick,
-                                   kl_weight=SETTINGS["vae_scratch_kl_weight"].quick)}
-    identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
+    rates = {name: args.learning_rate or SETTINGS[f"vae_{name}_learning_rate"].quick for name in ("distill", "scratch")}
+    tuned = {"distilled": VAEDistillation(rates["distill"], SETTINGS["vae_posterior_fraction"].quick),
+             "scratch": VAEScratch(rates["scratch"], SETTINGS["vae_scratch_kl_weight"].quick)}
     if args.part == "features":
+        shipped, provenance = shipped_teacher("vae", DATASET)
+        identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
         objectives = {"scratch (tuned)": tuned["scratch"], "distilled (tuned)": tuned["distilled"]}
         for space in ("ruler", "classifier"):
             for weight in args.weights:
@@ -172,11 +161,13 @@ def main() -> None:
     else:
         recipe = RECIPES[f"vae-{DATASET}"].settings
         torch.set_num_threads(1)  # as the shipped teachers were timed
-        rows = students({"scratch (tuned)": tuned["scratch"]}, shipped, {"dataset": DATASET, "train_size": TRAIN},
+        teachers = {beta: train_vae(train.images[:TRAIN], WORK / "checkpoints", dataset=DATASET, kl_weight=beta,
+                                    **{key: value for key, value in recipe.items() if key != "kl_weight"})
+                    for beta in args.teacher_kl_weights}
+        first = next(iter(teachers.values()))[0]  # the scratch students' train_student needs a teacher: unused
+        rows = students({"scratch (tuned)": tuned["scratch"]}, first, {"dataset": DATASET, "train_size": TRAIN},
                         args.seeds, train, score, args.width)
-        for beta in args.teacher_kl_weights:
-            teacher, trained = train_vae(train.images[:TRAIN], WORK / "checkpoints", dataset=DATASET, kl_weight=beta,
-                                         **{key: value for key, value in recipe.items() if key != "kl_weight"})
+        for beta, (teacher, trained) in teachers.items():
             teacher.eval()
             rows.append({"student": f"teacher, beta {beta:g}", "seeds": 1,
                          **{f"FD {name}": value for name, value in score(teacher).items()},

@@ -269,21 +269,29 @@ class VAEDistillation(Objective):
         if not 0 <= self.posterior_fraction <= 1:
             raise ValueError(f"posterior_fraction is a share of the batch, in [0, 1], got {self.posterior_fraction}")
 
+    def losses(self, student: VAE, teacher: VAE, images: torch.Tensor
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The decoder and encoder terms for a batch of images, and the student's and the teacher's decoder logits
+        for the batch's latents (what a subclass's extra term may compare)."""
+        prior = len(images) - round(len(images) * self.posterior_fraction)
+        with torch.no_grad():
+            teacher_mean, teacher_log_var = teacher.encode(images)
+            noise = torch.randn_like(teacher_mean[prior:])
+            posterior = teacher_mean[prior:] + noise * (0.5 * teacher_log_var[prior:]).exp()
+            z = torch.cat([torch.randn(prior, teacher.latent_dim, device=images.device), posterior])
+            teacher_logits = teacher.decode(z)
+        student_mean, student_log_var = student.encode(images)
+        student_logits = student.decode(z)
+        return ({"decoder": decoder_loss(student_logits, teacher_logits),
+                 "encoder": gaussian_kl(teacher_mean, teacher_log_var, student_mean, student_log_var)},
+                student_logits, teacher_logits)
+
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         optimizer = _adam(student.parameters(), self.learning_rate)
         teacher.eval()
 
         def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-            prior = len(images) - round(len(images) * self.posterior_fraction)
-            with torch.no_grad():
-                teacher_mean, teacher_log_var = teacher.encode(images)
-                noise = torch.randn_like(teacher_mean[prior:])
-                posterior = teacher_mean[prior:] + noise * (0.5 * teacher_log_var[prior:]).exp()
-                z = torch.cat([torch.randn(prior, teacher.latent_dim, device=images.device), posterior])
-                teacher_logits = teacher.decode(z)
-            student_mean, student_log_var = student.encode(images)
-            losses = {"decoder": decoder_loss(student.decode(z), teacher_logits),
-                      "encoder": gaussian_kl(teacher_mean, teacher_log_var, student_mean, student_log_var)}
+            losses, _, _ = self.losses(student, teacher, images)
             return _logged(update(optimizer, sum(losses.values())), losses)
         return Training({"vae": student}, {"vae": optimizer}, step, real)
 

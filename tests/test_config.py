@@ -88,3 +88,13 @@ def test_list_settings_are_checked_item_by_item(tmp_path):
         configure({"sweep_alphas": [0.5, 1.5], "run_dir": str(tmp_path)})
     with pytest.raises(ValueError, match="must be of type list"):
         configure({"sweep_alphas": 0.5, "run_dir": str(tmp_path)})
+
+
+def test_the_run_folder_is_shown_relative_to_the_project_and_repeats_the_run(tmp_path, monkeypatch):
+    from kdlib.course import config as config_module
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    monkeypatch.setattr(config_module, "project_root", lambda: project)
+    inside = configure({"profile": "smoke", "run_dir": str(project / "runs" / "some-run")})
+    assert inside.as_dict()["run_dir"] == "runs/some-run"  # no absolute path of this machine in a notebook
+    assert configure({"profile": "smoke", "run_dir": inside.as_dict()["run_dir"]}).run.path == inside.run.path
+    assert configure({"profile": "smoke", "run_dir": str(elsewhere)}).as_dict()["run_dir"] == str(elsewhere)
