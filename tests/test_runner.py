@@ -356,3 +356,19 @@ def test_timings_are_recorded_only_for_runs_that_train(tmp_path):
         run_chain("smoke", tmp_path, record=True, only=["00_overview"])
     assert (notebooks_dir() / "timings.json").read_text() == committed
     assert not (tmp_path / "00_overview.ipynb").exists()
+
+
+@pytest.mark.parametrize("ci, setting, shown", [(None, None, True), ("1", None, False), (None, "0", False)])
+def test_the_runner_shows_each_notebooks_cells_unless_quiet(tmp_path, monkeypatch, ci, setting, shown):
+    """`make run` is not silent for the whole of a notebook on a terminal; CI and KDLIB_PROGRESS=0 keep it quiet, and
+    the notebooks' own progress widgets stay out of the outputs either way."""
+    for name, value in (("CI", ci), ("KDLIB_PROGRESS", setting)):
+        monkeypatch.delenv(name, raising=False) if value is None else monkeypatch.setenv(name, value)
+    calls = []
+
+    def execute(source, target, **kwargs):
+        calls.append((kwargs["progress_bar"], os.environ["KDLIB_PROGRESS"]))
+        nbformat.write(nbformat.read(source, as_version=4), target)
+    monkeypatch.setattr(notebooks.papermill, "execute_notebook", execute)
+    run_chain("smoke", tmp_path, only=["00_overview"])
+    assert calls == [(shown, "0")]

@@ -23,6 +23,7 @@ import torch
 
 from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
 from kdlib.course.records import Machine, NotebookRun, RunDir, writable_folder
+from kdlib.progress import quiet
 from kdlib.store import project_root
 
 
@@ -125,7 +126,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     folder already holds checkpoints: a run that loads them instead of training is fast). ``only``
     names the notebooks to run (e.g. ``["01_soft_labels"]``), ``start`` the first
     one; default: all. Each notebook's wall time, the peak memory of its kernel and
-    the parameters it was given go into a ``NotebookRun`` record.
+    the parameters it was given go into a ``NotebookRun`` record. A progress bar over each notebook's cells shows
+    how far it is, except under CI or with ``KDLIB_PROGRESS=0`` (``kdlib.progress.quiet``).
     """
     profile = resolve_profile(profile)
     overrides = dict(overrides or {})
@@ -139,7 +141,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
         raise ValueError(f"--record-timings times runs that train, but {run.checkpoints} already holds {len(earlier)} "
                          f"checkpoint(s) from an earlier run (e.g. {earlier[0]}), which the notebooks would load "
                          "instead of training: give a new --run-dir, or leave out --record-timings")
-    os.environ["KDLIB_PROGRESS"] = "0"  # nobody watches a batch run; keep widgets out of the outputs
+    cells_bar = not quiet()  # the runner's own bar over each notebook's cells, for whoever watches the terminal
+    os.environ["KDLIB_PROGRESS"] = "0"  # inside the notebooks: keep progress widgets out of the committed outputs
     timings: dict[str, float] = {}
     for path in paths:
         output, partial = run.path / path.name, run.path / f"{path.stem}.partial.ipynb"
@@ -148,7 +151,7 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
         parameters = _parameters_for(path, profile, run.path, overrides)
         try:
             with PeakMemory() as memory:
-                papermill.execute_notebook(str(path), str(partial), cwd=str(path.parent), progress_bar=False,
+                papermill.execute_notebook(str(path), str(partial), cwd=str(path.parent), progress_bar=cells_bar,
                                            parameters=parameters)
         except papermill.PapermillExecutionError as err:
             failed = partial.replace(run.path / f"{path.stem}.failed.ipynb")
