@@ -372,3 +372,23 @@ def test_the_runner_shows_each_notebooks_cells_unless_quiet(tmp_path, monkeypatc
     monkeypatch.setattr(notebooks.papermill, "execute_notebook", execute)
     run_chain("smoke", tmp_path, only=["00_overview"])
     assert calls == [(shown, "0")]
+
+
+def test_a_notebooks_study_time_is_its_words_and_its_measured_runs(tmp_path, monkeypatch):
+    from kdlib.course import study_time
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = new_notebook(cells=[nbformat.v4.new_markdown_cell("word " * 300), new_code_cell("x = 1  " * 50)])
+    nbformat.write(nb, folder / "07_demo.ipynb")
+    (folder / "timings.json").write_text(
+        '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "Some CPU", "device": "cpu"}},'
+        ' "smoke": {"seconds": {"07_demo": 5}}}')
+    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
+    text = study_time("07_demo")  # 300 words of Markdown (code does not count) at 150 a minute
+    assert "about 2 min (300 words" in text and "1.5 min in `quick` on 2 CPU cores (Some CPU, cpu)" in text
+    assert "smoke" not in text and "full" not in text  # smoke's times mean nothing; full was not timed
+    (folder / "timings.json").unlink()
+    assert "not timed yet" in study_time("07_demo")
+    with pytest.raises(ValueError, match="no notebook '08_missing'"):
+        study_time("08_missing")

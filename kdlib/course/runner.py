@@ -210,6 +210,34 @@ def course_table() -> str:
     return "\n".join(rows)
 
 
+WORDS_PER_MINUTE = 150  # a careful reading of technical text; the math and the exercises take longer
+
+
+def study_time(notebook: str) -> str:
+    """What a notebook asks of a student's time, measured: reading its text (its Markdown words at
+    ``WORDS_PER_MINUTE``), and running it in each timed profile (``notebooks/timings.json``, written by
+    ``python -m kdlib run --record-timings``), on the machine that timed it."""
+    path = notebooks_dir() / f"{notebook}.ipynb"
+    if not path.is_file():
+        raise ValueError(f"no notebook {notebook!r} in {notebooks_dir()}; known: {[p.stem for p in notebook_paths()]}")
+    words = sum(len(cell.source.split()) for cell in nbformat.read(path, as_version=4).cells
+                if cell.cell_type == "markdown")
+    timings_file = notebooks_dir() / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    runs, machines = [], set()
+    for profile in (p for p in PROFILES if p != "smoke"):  # smoke's numbers mean nothing to a student
+        seconds = timings.get(profile, {}).get("seconds", {}).get(notebook)
+        if seconds is not None:
+            runs.append(f"{seconds / 60:.1f} min in `{profile}`")
+            found = timings[profile].get("machine", {})
+            machines.add(f"{found.get('cpus', '?')} CPU cores ({found.get('cpu', 'unknown CPU')}, "
+                         f"{found.get('device', 'cpu')})")
+    running = (f"{' and '.join(runs)} on {' / '.join(sorted(machines))}, measured by "
+               f"`python -m kdlib run --record-timings`" if runs else "not timed yet")
+    return (f"**Time.** Reading: about {words / WORDS_PER_MINUTE:.0f} min ({words:,} words of text at "
+            f"{WORDS_PER_MINUTE} a minute; the math and the exercises take longer). Running: {running}.")
+
+
 PREPARED = ".kdlib-prepared"  # marks a folder that prepare_for_nbval made, and lists what it wrote
 
 
