@@ -184,10 +184,16 @@ def machine(device: str | None = None) -> Machine:
     return Machine(cpu, os.cpu_count() or 1, name, torch.__version__)
 
 
+def recorded_timings() -> dict[str, Any]:
+    """``notebooks/timings.json`` (profile -> seconds per notebook and the machine), or {} before any was recorded."""
+    target = notebooks_dir() / "timings.json"
+    return json.loads(target.read_text()) if target.is_file() else {}
+
+
 def record_timings(profile: str, timings: dict[str, float]) -> None:
     """Merge measured times into ``notebooks/timings.json``, with the machine they came from."""
     target = notebooks_dir() / "timings.json"
-    table = json.loads(target.read_text()) if target.is_file() else {}
+    table = recorded_timings()
     seconds = {**table.get(profile, {}).get("seconds", {}), **timings}
     table[profile] = {"seconds": seconds, "machine": dataclasses.asdict(machine())}
     target.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
@@ -195,8 +201,7 @@ def record_timings(profile: str, timings: dict[str, float]) -> None:
 
 def course_table() -> str:
     """A Markdown table of the notebooks: title, first paragraph, measured minutes per profile."""
-    timings_file = notebooks_dir() / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    timings = recorded_timings()
     profiles = list(PROFILES)
     rows = ["| notebook | what it teaches | " + " | ".join(f"{p} (min)" for p in profiles) + " |",
             "|---|---|" + "---|" * len(profiles)]
@@ -222,8 +227,7 @@ def study_time(notebook: str) -> str:
         raise ValueError(f"no notebook {notebook!r} in {notebooks_dir()}; known: {[p.stem for p in notebook_paths()]}")
     words = sum(len(cell.source.split()) for cell in nbformat.read(path, as_version=4).cells
                 if cell.cell_type == "markdown")
-    timings_file = notebooks_dir() / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    timings = recorded_timings()
     runs, machines = [], set()
     for profile in (p for p in PROFILES if p != "smoke"):  # smoke's numbers mean nothing to a student
         seconds = timings.get(profile, {}).get("seconds", {}).get(notebook)
