@@ -237,7 +237,26 @@ def test_a_tiny_generative_recipe_ships_the_weights_it_trained_and_measures_them
     assert manifest.quality["smallest_class_share"] <= 0.1 <= manifest.quality["largest_class_share"]
 
 
-@pytest.mark.parametrize("name", sorted(n for n, r in config.RECIPES.items() if r.kind in ("gan", "vae")))
+def test_a_tiny_flow_recipe_ships_its_velocity_network_and_names_its_vae(tmp_path, monkeypatch):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    vae_sha = shipped.Manifest.read(shipped.PRETRAINED / "vae-fashion-mnist.json").sha256
+    recipe = Recipe("flow-tiny", "flow", "fashion-mnist", {"steps": 8, "batch_size": 64, "learning_rate": 1e-3,
+                                                           "seed": 0, "vae_sha256": vae_sha}, eval_samples=500)
+    monkeypatch.setitem(config.RECIPES, recipe.name, recipe)
+    manifest = shipped.make_shipped(recipe.name, tmp_path / "work", tmp_path / "pretrained", "cpu")
+    model, _ = shipped.load_shipped(recipe.name, tmp_path / "pretrained")
+    state = load_checkpoint(next((tmp_path / "work").glob("latent_flow_matching_*.pt")))
+    assert state["settings"]["vae_sha256"] == vae_sha and state["settings"]["steps"] == 8
+    assert all(torch.equal(state["modules"]["velocity"][k], v) for k, v in model.state_dict().items())
+    assert manifest.quality["frechet_distance"] > 0
+    other = Recipe("flow-other", "flow", "fashion-mnist", recipe.settings | {"vae_sha256": "0" * 64})
+    monkeypatch.setitem(config.RECIPES, other.name, other)
+    with pytest.raises(RecordError, match=r"fitted to the VAE with SHA-256 000000000000.*set vae_sha256"):
+        shipped.make_shipped(other.name, tmp_path / "work", tmp_path / "other", "cpu")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in config.RECIPES.items() if r.kind in ("gan", "vae", "flow")))
 def test_a_shipped_generative_teacher_measures_what_its_manifest_says(name):
     recipe = config.RECIPES[name]
     if not available(recipe.dataset):

@@ -180,7 +180,8 @@ class Recipe:
     ``settings`` are the trainer's keyword arguments, all of which name its checkpoint."""
 
     name: str
-    kind: str  # "ruler": kdlib.feature_network; "classifier": notebook 01's teacher; "gan"/"vae": notebooks 02/03's
+    kind: str  # "ruler": kdlib.feature_network; "classifier": notebook 01's teacher; "gan"/"vae": notebooks 02/03's;
+    # "flow": notebook 05's latent flow teacher
     dataset: str
     settings: dict[str, Any]
     eval_samples: int = 10_000  # images behind each quality number of the manifest
@@ -209,6 +210,13 @@ RECIPES = {recipe.name: recipe for recipe in (
     # better N(0, I) prior (bench/vae_prior_gap.py).
     Recipe("vae-fashion-mnist", "vae", "fashion-mnist",
            {"epochs": 50, "batch_size": 256, "learning_rate": 1e-3, "kl_weight": 0.06, "seed": 0}),
+    # Notebook 05's teacher: a flow-matching velocity network (kdlib.diffusion.Velocity, 0.46M parameters) on the
+    # standardised posterior means of the shipped VAE above (the file of SHA-256 vae_sha256), 30,000 steps of 512
+    # codes, the learning rate cosine-annealed to 0: more steps than a notebook can afford (its quality against
+    # the training steps: bench/diffusion_distillation.py --part teacher).
+    Recipe("flow-fashion-mnist", "flow", "fashion-mnist",
+           {"steps": 30_000, "batch_size": 512, "learning_rate": 1e-3, "seed": 0,
+            "vae_sha256": "433b34f111a597eeada4654fdbf68b8f0ac6075e71bb5d02b93fe7a93d2048a9"}),
 )}
 
 

@@ -23,9 +23,10 @@ from torch import nn
 from kdlib.batches import scale
 from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, misclassified, train_classifier
 from kdlib.data import load
+from kdlib.diffusion import FlowMatching, LatentGenerator, Standardiser, Velocity, standardised_codes, train_latent
 from kdlib.evaluate import (Measurement, Ruler, evaluate_generator, generated, image_quality, ruler, ruler_of,
                             sampler, summary_row)
-from kdlib.generative import GAN_LATENT, VAE_LATENT, train_gan, train_vae
+from kdlib.generative import GAN_LATENT, VAE_LATENT, VAE_PIXELS, train_gan, train_vae
 from kdlib.metrics import recognisable_share
 from kdlib.models import MLP, VAE, Generator
 from kdlib.train import Trained
@@ -40,6 +41,7 @@ from kdlib.course.runner import machine
 
 SCHEMA = 1
 PRETRAINED = project_root() / "pretrained"
+FLOW_STEPS = 32  # the Euler steps a flow teacher's manifest quality is measured at: the course's many-step sampler
 
 
 def command(name: str) -> str:
@@ -172,6 +174,41 @@ def _generative_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict
             "smallest_class_share": min(quality.class_shares), "largest_class_share": max(quality.class_shares)}
 
 
+def flow_space(vae: VAE, dataset: str) -> tuple[torch.Tensor, Standardiser]:
+    """The latent space a flow teacher of ``vae`` lives in: its standardised posterior means of every training
+    image of ``dataset`` (on the VAE's device), and the standardiser back to its codes."""
+    codes, standardiser = standardised_codes(vae, scale(load(dataset, "train").images, VAE_PIXELS))
+    return codes.to(next(vae.parameters()).device), standardiser
+
+
+def _flow_vae(recipe: Recipe, device: torch.device | str) -> VAE:
+    """The shipped VAE a flow recipe is fitted to, refused when it is not the file the recipe names."""
+    vae, manifest = load_shipped(f"vae-{recipe.dataset}", device=device)
+    if manifest.sha256 != recipe.settings["vae_sha256"]:
+        raise RecordError(f"{recipe.name} is fitted to the VAE with SHA-256 {recipe.settings['vae_sha256'][:12]}..., "
+                          f"but pretrained/{manifest.file} is {manifest.sha256[:12]}...: set vae_sha256 in its "
+                          f"recipe (kdlib.course.config.RECIPES) to the new VAE's and run `{command(recipe.name)} "
+                          f"--replace`")
+    return vae
+
+
+def _train_flow(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
+    """A flow-matching teacher (``kdlib.diffusion.FlowMatching``) in the latent space of the shipped VAE."""
+    codes, _ = flow_space(_flow_vae(recipe, device), recipe.dataset)
+    settings = recipe.settings
+    velocity, trained = train_latent(FlowMatching(settings["learning_rate"]), codes, settings["steps"],
+                                     settings["batch_size"], settings["seed"], work,
+                                     identity={"vae_sha256": settings["vae_sha256"]})
+    return velocity, trained.checkpoint
+
+
+def _flow_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict[str, float]:
+    """``_generative_quality`` of the flow teacher's samples at ``FLOW_STEPS`` Euler steps, decoded by its VAE."""
+    vae = _flow_vae(recipe, next(model.parameters()).device)
+    return _generative_quality(LatentGenerator(model, vae, flow_space(vae, recipe.dataset)[1], FLOW_STEPS),
+                               recipe, shipped)
+
+
 @dataclass(frozen=True)
 class Kind:
     """What a kind of recipe trains, the empty model its weights load into, the precision it is shipped in and
@@ -187,7 +224,8 @@ KINDS = {"ruler": Kind(_train_ruler, lambda recipe: FeatureNet(10), torch.float3
          "classifier": Kind(_train_classifier, lambda recipe: MLP(**TEACHER_MLP), torch.float16,
                             _classifier_quality),
          "gan": Kind(_generative, lambda recipe: Generator(GAN_LATENT, 1.0), torch.float32, _generative_quality),
-         "vae": Kind(_generative, lambda recipe: VAE(VAE_LATENT, 1.0), torch.float32, _generative_quality)}
+         "vae": Kind(_generative, lambda recipe: VAE(VAE_LATENT, 1.0), torch.float32, _generative_quality),
+         "flow": Kind(_train_flow, lambda recipe: Velocity(VAE_LATENT), torch.float32, _flow_quality)}
 
 
 def _recipe(name: str) -> Recipe:
