@@ -11,7 +11,7 @@ VAE (``--family vae``): the distilled student and the scratch VAE, both at width
 epochs (batch 256), on the same learning-rate grid, each with one more setting on a grid of four values: the
 distilled student's share of decoder latents drawn from the teacher's posteriors (0, 0.25, 0.5, 1; the rest from
 N(0, I)), the scratch VAE's KL weight beta (0.06, 0.125, 0.25, 1; 1 is the ELBO). Each VAE is sampled from its own
-ex-post prior (``kdlib.course.generator_of``), as notebook 05 samples it.
+ex-post prior (``kdlib.course.generator_of``), as notebook 06 samples it.
 
 Both train on the first 50,000 training images, and score each configuration by the Fréchet distance of 5,000
 samples to the *last 10,000 training images*, held out from training, on the shipped ruler: the test set, on which

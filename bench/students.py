@@ -1,6 +1,6 @@
-"""Notebook 05's table rebuilt from a run folder's records and checkpoints alone, in a fresh process, with the targets.
+"""Notebook 06's table rebuilt from a run folder's records and checkpoints alone, in a fresh process, with the targets.
 
-Nothing is trained: with the settings notebook 05 recorded (its ruler, its teachers: the shipped ones or the
+Nothing is trained: with the settings notebook 06 recorded (its ruler, its teachers: the shipped ones or the
 run's, the student widths and seeds), the teachers and every student of every seed (notebook 04) are loaded
 through their records, measured again, and compared with the rows of the run's evaluation record.
 
@@ -25,7 +25,7 @@ from kdlib.store import project_root
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(project_root() / "runs" / "notebooks-quick"),
-                        help="a run folder where notebooks 04 and 05 ran (default: runs/notebooks-quick)")
+                        help="a run folder where notebooks 04 and 06 ran (default: runs/notebooks-quick)")
     args = parser.parse_args()
     run = RunDir(args.run_dir)
     recorded = Evaluation.load(run)
@@ -45,7 +45,7 @@ def main() -> None:
     before = {(r.name, r.seed): r.frechet_distance for r in recorded.rows}
     differences = [abs(r.frechet_distance - before[r.name, r.seed]) / before[r.name, r.seed] for r in rows
                    if (r.name, r.seed) in before]
-    print(f"\nagainst notebook 05's rows: {len(differences)} of {len(rows)} models found, largest relative "
+    print(f"\nagainst notebook 06's rows: {len(differences)} of {len(rows)} models found, largest relative "
           f"difference in Fréchet distance {max(differences, default=float('nan')):.2e}")
 
 

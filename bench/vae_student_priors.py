@@ -1,15 +1,15 @@
 """What the sampler does to the VAE students' comparison: each VAE student of a run sampled three ways.
 
-For the VAE teacher of notebooks 04/05 (the shipped one, or the run's with ``--teachers run``) and every VAE
+For the VAE teacher of notebooks 04/06 (the shipped one, or the run's with ``--teachers run``) and every VAE
 student of the given widths in a run folder: the Fréchet distance, precision, recall and recognisable share
 (relative to the real test images') of 10,000 samples on the shipped ruler, with latents drawn
 
 - from N(0, I), the prior the VAEs were trained with;
 - from the model's own ex-post prior (``kdlib.course.generator_of``: a Gaussian mixture fitted to its codes of
-  10,000 training images), how notebook 05 samples every VAE;
+  10,000 training images), how notebook 06 samples every VAE;
 - from the teacher's ex-post prior (for a distilled student, the latent space its decoder was taught on).
 
-It tells whether the distilled-against-scratch comparison of notebook 05 depends on the sampler.
+It tells whether the distilled-against-scratch comparison of notebook 06 depends on the sampler.
 
 Run: ``python bench/vae_student_priors.py [RUN] [--widths 0.12] [--seed 0] [--teachers shipped|run]``
 (default: runs/notebooks-quick)

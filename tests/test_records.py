@@ -147,7 +147,7 @@ def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_rule
     assert [row.seed for row in rows] == [None, 0, 0, 0, 0, None, 0, 0]
     assert students[0].label == f"{students[0].name} (seed 0)"
     assert rows[0].parameters == sum(p.numel() for p in Generator(8, 0.5).parameters())
-    # The data set switched: notebook 05 run on MNIST over a Fashion-MNIST run.
+    # The data set switched: notebook 06 run on MNIST over a Fashion-MNIST run.
     with pytest.raises(RecordError, match=r"teacher-gan.json has dataset 'fashion-mnist', but this notebook has "
                                           r"'mnist'.*run notebooks/02_gan_teacher.ipynb again"):
         evaluation_rows(run, ruler, "mnist", [0.25], samples=200)

@@ -137,7 +137,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     assert Classifiers.load(RunDir(point)).models[0].test_errors == (40,)
     assert not (point / "04_first.ipynb").exists()
     assert (point / "checkpoints" / "teacher.pt").read_text() == "checkpoints/teacher.pt"
-    # notebook 02's record (before the sweep's first notebook) was copied; notebook 05's and the runner's were not
+    # notebook 02's record (before the sweep's first notebook) was copied; notebook 06's and the runner's were not
     assert sorted(p.name for p in (point / "records").iterdir()) == [
         "classifiers.json", "runner-05_second.json", "sweep-point.json", "teacher-gan.json"]
     (point / "records" / "sweep-point.json").unlink()  # as if the sweep had been interrupted during its second point
@@ -151,7 +151,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     error = capsys.readouterr()
     assert "temperature=1 finished earlier with other settings (then, now: {'profile': ('smoke', 'quick')})" in error.err
     assert "running" not in error.out
-    # The evaluation's rows in both points, as notebook 05 would have written them (and no stand-in records).
+    # The evaluation's rows in both points, as notebook 06 would have written them (and no stand-in records).
     for fd, folder in ((300.0, "temperature=1"), (280.0, "temperature=4")):
         for name in ("classifiers.json", "teacher-gan.json"):
             (tmp_path / "sweep" / folder / "records" / name).unlink()
@@ -160,7 +160,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     with open(tmp_path / "report" / "report.csv") as handle:
         table = list(csv.DictReader(handle))
     models = [(r["run"], r["temperature"], r["model"], r["Fréchet distance"]) for r in table
-              if r["section"] == "Notebook 05: teachers and students"]
+              if r["section"] == "Notebook 06: teachers and students"]
     assert models == [("temperature=1", "1.0", "GAN teacher", "300.0"), ("temperature=1", "1.0", "GAN 1/8 output", "37.5"),
                       ("temperature=1", "1.0", "GAN 1/8 scratch", "75.0"),
                       ("temperature=4", "4.0", "GAN teacher", "280.0"), ("temperature=4", "4.0", "GAN 1/8 output", "35.0"),
@@ -238,7 +238,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
                 (TemperaturePoint(1.0, 0.5, 8, 153), TemperaturePoint(4.0, 0.5, 8, 134))).save(run)
     evaluation(300.0, config).save(run)
     machine = Machine("Some CPU", 2, "cpu", "2.x")
-    NotebookRun("05_evaluation", 12.5, 900.0, {"profile": "full"}, "2026-11-28T12:00:00", machine).save(run)
+    NotebookRun("06_evaluation", 12.5, 900.0, {"profile": "full"}, "2026-11-28T12:00:00", machine).save(run)
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n\nProse before.\n\n<!-- kdlib report runs/full --out docs/full -->\n"
                       "| stale | table |\n<!-- end of kdlib report -->\n\nProse after.\n")
@@ -253,7 +253,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 1 | 10 | 37.5 |" in text
     assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | 0.50x | - | 1.0x | no |" in text  # one seed: not beyond noise
-    assert "| 05_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
+    assert "| 06_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
     assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
     assert (tmp_path / "docs" / "full" / "report.csv").is_file()
     update_readme(readme)
@@ -275,7 +275,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     (tmp_path / "runs" / "full" / "records" / "evaluation.json").write_text('{"schema": 1, "type": "Evalu')
     assert main(["report", str(tmp_path / "runs" / "full")]) == 1
     error = capsys.readouterr().err
-    assert "evaluation.json is not valid JSON" in error and "run notebooks/05_evaluation.ipynb again" in error
+    assert "evaluation.json is not valid JSON" in error and "run notebooks/06_evaluation.ipynb again" in error
 
 
 def test_seeds_of_a_model_are_summarised_by_mean_and_spread():
@@ -312,7 +312,7 @@ def test_a_section_says_shared_values_once():
 
 
 def test_compression_points_keep_each_family_and_objective_apart():
-    models = "Notebook 05: teachers and students"
+    models = "Notebook 06: teachers and students"
     rows = [{"section": models, "run": "r", "family": family, "objective": objective, "width": width,
              "parameters": 10, "Fréchet distance": 1.0}
             for family in ("gan", "vae") for objective, width in (("teacher", 1.0), ("scratch", 0.125), ("scratch", 0.25))]

@@ -7,18 +7,19 @@ It imports the core (``kdlib``); the core never imports it.
 """
 
 from kdlib.course.config import PROFILES, SETTINGS, Config, configure, profile_table
-from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, NotebookRun,
+from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, DiffusionResult, Evaluation, EvaluationRow,
+                                  LatentRow, NotebookRun,
                                   RecordError, RulerRecord, RunDir, StudentRecord, Teacher, TemperaturePoint,
                                   Provenance, evaluation_rows, generator_of, run_teacher, student_record, teacher_name,
                                   trained_models)
 from kdlib.course.report import OverSeeds, over_seeds, target_checks, target_rows
 from kdlib.course.runner import course_table, study_time
-from kdlib.course.shipped import (beside_shipped, classifier_teacher, generative_teacher, load_shipped, ruler_for, shipped_ruler,
+from kdlib.course.shipped import (beside_shipped, classifier_teacher, flow_space, flow_teacher, generative_teacher, load_shipped, ruler_for, shipped_ruler,
                                   shipped_teacher)
 
 __all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
-           "Classifiers", "Evaluation", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
+           "Classifiers", "DiffusionResult", "Evaluation", "LatentRow", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
            "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "generator_of", "student_record", "target_checks",
            "target_rows", "course_table", "study_time", "trained_models", "load_shipped", "ruler_for", "shipped_ruler",
            "Provenance", "classifier_teacher", "generative_teacher", "run_teacher", "shipped_teacher",
-           "teacher_name", "beside_shipped", "OverSeeds", "over_seeds"]
+           "teacher_name", "beside_shipped", "flow_space", "flow_teacher", "OverSeeds", "over_seeds"]

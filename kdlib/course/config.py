@@ -132,7 +132,7 @@ SETTINGS: dict[str, Setting] = {
     "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
     "vae_learning_rate": Setting("Adam's learning rate for the VAE teacher", float, 1e-3, 1e-3, 1e-3,
                                  low=1e-6, high=1.0),
-    # Notebooks 04 and 05: students of the generative teachers.
+    # Notebooks 04 and 06: students of the generative teachers.
     "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
                               [0.12], [0.12], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
     "gan_student_upsampling": Setting("how a GAN student doubles its maps' resolution: 'subpixel' (3x3 convolution "
@@ -140,7 +140,7 @@ SETTINGS: dict[str, Setting] = {
                                       "transposed convolution)", str,
                                       "subpixel", "subpixel", "subpixel", choices=("subpixel", "transposed")),
     "generative_student_seeds": Setting("seeds each student of notebook 04 is trained with (seed, seed + 1, ...): "
-                                        "notebook 05 reports the mean and spread over them", int, 1, 3, 3,
+                                        "notebook 06 reports the mean and spread over them", int, 1, 3, 3,
                                         low=1, high=20),
     "gan_student_epochs": Setting("epochs of every GAN student (distilled or from scratch: same steps)", int,
                                   1, 1, 4, low=1, high=1000),
@@ -172,6 +172,17 @@ SETTINGS: dict[str, Setting] = {
                                   *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
                               *[OutputFeatures.feature_weight] * 3, low=0.0, high=100.0),
+    # Notebook 05: distilling a latent flow teacher from many sampling steps to few.
+    "flow_steps": Setting("optimiser steps of a flow teacher trained in the run (teachers='run'); None: its "
+                          "recipe's", int, 40, None, None, low=4, high=1_000_000, optional=True),
+    "latent_student_steps": Setting("optimiser steps of every latent student (progressive distillation: over all "
+                                    "its rounds together)", int, 20, 2_000, 6_000, low=20, high=1_000_000),
+    "latent_learning_rate": Setting("Adam's learning rate for every latent student (cosine-annealed to 0)", float,
+                                    1e-4, 1e-4, 1e-4, low=1e-6, high=1.0),
+    "regression_pairs": Setting("(noise, teacher sample) pairs the one-step regression student learns from", int,
+                                256, 40_000, 100_000, low=16, high=10_000_000),
+    "latent_student_seeds": Setting("seeds each latent student is trained with (seed, seed + 1, ...)", int, 1, 3, 3,
+                                    low=1, high=20),
 }
 
 @dataclass(frozen=True)

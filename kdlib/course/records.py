@@ -438,7 +438,7 @@ class Evaluation(Record):
     rows: tuple[EvaluationRow, ...]
     floors: dict[str, Quality]
     evaluation_seconds: float
-    FILE, WRITER = "evaluation.json", "05_evaluation"
+    FILE, WRITER = "evaluation.json", "06_evaluation"
     VERSION = 2  # 2: a row per student and seed
 
 
@@ -466,6 +466,34 @@ def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[floa
                                       training_seconds=teacher[1].training_seconds if record is None
                                       else record.training_seconds, fidelity=fidelity))
     return rows
+
+
+@dataclass(frozen=True)
+class LatentRow(Quality):
+    """One latent sampler measured on the ruler: the teacher or a student (``method``) at ``steps`` sampling steps
+    and one training ``seed`` (None for the teacher), or a reference point of the VAE (``steps`` None)."""
+
+    method: str
+    steps: int | None
+    seed: int | None
+    samples: int
+
+
+@dataclass(frozen=True)
+class DiffusionResult(Record):
+    """Notebook 05's measurements: the VAE's reference points, the flow teacher at every step count and each
+    distilled student at the step counts it was made for, on one ruler; the students' training cost; the speeds."""
+
+    dataset: str
+    profile: str
+    config: dict[str, Any]
+    ruler: RulerRecord
+    vae: Artifact
+    teacher: Artifact
+    rows: tuple[LatentRow, ...]
+    training_seconds: dict[str, float]  # method -> mean seconds over seeds (progressive: all its rounds)
+    milliseconds_per_image: dict[str, float]  # sampler -> median over interleaved rounds, at batch 256
+    FILE, WRITER = "diffusion.json", "05_diffusion_distillation"
 
 
 @dataclass(frozen=True)

@@ -175,8 +175,8 @@ def _teacher_rows(record: Teacher) -> list[dict[str, Any]]:
 
 
 CLASSIFIERS = "Notebook 01: teacher and students (test errors out of 10,000)"
-MODELS = "Notebook 05: teachers and students"
-TARGETS_TITLE = "Notebook 05: the targets"
+MODELS = "Notebook 06: teachers and students"
+TARGETS_TITLE = "Notebook 06: the targets"
 RUNNER_TITLE = "Wall time, peak memory and machine per notebook"
 SECTIONS: list[tuple[type[Record], str, Callable[[Any], list[dict[str, Any]]]]] = [  # record type, title, rows
     (Classifiers, CLASSIFIERS, _classifier_rows),

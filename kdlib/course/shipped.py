@@ -317,7 +317,7 @@ def shipped_teacher(family: str, dataset: str, device: torch.device | str = "cpu
 
 
 def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]:
-    """Notebooks 04 and 05's teacher of ``family``: the shipped one for ``cfg.dataset`` (``teachers='shipped'``),
+    """Notebooks 04 and 06's teacher of ``family``: the shipped one for ``cfg.dataset`` (``teachers='shipped'``),
     else the one notebook 02 or 03 trained in the run folder (``run_teacher``)."""
     if cfg.teachers == "run":
         return run_teacher(cfg.run, family, cfg.dataset, cfg.device)
@@ -327,6 +327,30 @@ def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]
                          f"{sorted(RECIPES)}): set teachers='run' to use the one notebook "
                          f"{TEACHER_WRITERS[family]} trains in the run folder")
     return shipped
+
+
+def flow_teacher(cfg: Config, vae: VAE, vae_source: Provenance, codes: torch.Tensor) -> tuple[Velocity, Provenance]:
+    """Notebook 05's teacher: the shipped flow for ``cfg.dataset`` (``teachers='shipped'``), refused unless ``vae``
+    is the shipped VAE it was fitted to; else one trained in the run folder from the same recipe on ``codes`` (the
+    standardised codes of ``vae``, the run's VAE), ``flow_steps`` overriding the recipe's steps."""
+    name = f"flow-{cfg.dataset}"
+    if name not in RECIPES:
+        raise ValueError(f"no shipped flow teacher for the data set {cfg.dataset!r} (there are {sorted(RECIPES)}): "
+                         f"set teachers='run' to train one in the run folder")
+    recipe = RECIPES[name]
+    if cfg.teachers == "shipped":
+        if vae_source.checkpoint.sha256 != recipe.settings["vae_sha256"]:
+            raise RecordError(f"pretrained/{name}.pt was fitted to the VAE of SHA-256 "
+                              f"{recipe.settings['vae_sha256'][:12]}..., not to {vae_source.checkpoint.file} "
+                              f"({vae_source.checkpoint.sha256[:12]}...): use teachers='shipped' for both")
+        model, manifest = load_shipped(name, device=cfg.device)
+        return model, shipped_provenance(manifest)
+    settings = recipe.settings | {"seed": cfg.seed} | ({} if cfg.flow_steps is None else {"steps": cfg.flow_steps})
+    velocity, trained = train_latent(FlowMatching(settings["learning_rate"]), codes, settings["steps"],
+                                     settings["batch_size"], settings["seed"], cfg.run.checkpoints,
+                                     identity={"vae_sha256": vae_source.checkpoint.sha256}, fresh=cfg.retrain)
+    return velocity, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
+                                trained.settings)
 
 
 def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Measurement, measure: Ruler,
