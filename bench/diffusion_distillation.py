@@ -5,10 +5,12 @@ and the targets.
 fewer optimiser steps (2,000 and 8,000) beside the shipped teacher (30,000), each sampled with 8, 32 and 128 Euler
 steps: how much of the gap to the decoder's floor is training, and how much the sampler's step count.
 
-``--part tuning``: the equal search that chose ``latent_learning_rate``: each of the three students (one-step
-regression, progressive distillation, consistency distillation) trained from the shipped teacher with the `quick`
-profile's steps and pairs, one seed, at every learning rate of one grid, and scored at one sampling step (and at
-four for the two students that have four-step samplers). Scored, like bench/student_tuning.py, on the *last
+``--part tuning``: the equal search that chose each student's learning rate (``regression_learning_rate``,
+``progressive_learning_rate``, ``consistency_learning_rate``): each of the three students (one-step regression,
+progressive distillation, consistency distillation) trained from the shipped teacher with the `quick` profile's
+steps and pairs, one seed, at every learning rate of one grid (1e-4 to 1e-2), and scored at one sampling step (and
+at four for the two students that have four-step samplers). Every point is deterministic, so the grid may be run
+in parts (``--rates``) and the CSVs joined. Scored, like bench/student_tuning.py, on the *last
 10,000 training images* (held out from nothing the students see, since they train on codes and the teacher's
 samples, but not the test set on which the course reports).
 
@@ -42,7 +44,7 @@ from kdlib.evaluate import image_quality, reference
 from kdlib.store import project_root
 
 DATASET = "fashion-mnist"
-RATES = (1e-4, 3e-4, 1e-3, 3e-3)
+RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 OUT = project_root() / "docs" / "results" / "diffusion"
 
 

@@ -11,6 +11,8 @@ from kdlib.data import DATASETS, DataError, DataNotFoundError, load
 from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, LatentBatches, Objective,
                            OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
                            decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
+from kdlib.diffusion import (ConsistencyDistillation, FlowMatching, Halving, LatentGenerator, OneStepRegression,
+                             Velocity, consistency_sample, euler_sample, progressive_distillation, train_latent)
 from kdlib.encoders import EncoderScores, encoder_scores
 from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
                             latents, ruler, ruler_of, sampler, summary_row)

@@ -254,22 +254,33 @@ class OneStepRegression(LatentObjective):
     teacher's. Data-free: the codes only set the batch size and the step count."""
 
     name = "one-step regression"
+    learning_rate: float = 3e-3  # each student's rate: bench/diffusion_distillation.py --part tuning
     teacher_steps: int = 32
     pairs: int = 40_000
 
     def training(self, model: Velocity, teacher: Velocity | None, batches: CodeBatches, steps: int) -> Training:
         if teacher is None:
             raise ValueError(f"{self.name} distils a teacher: give one")
-        stream = torch.Generator().manual_seed(batches.seed * 1_000_003 + 7)
-        noise = torch.randn(self.pairs, model.dim, generator=stream).to(batches.codes.device)
-        targets = torch.cat([euler_sample(teacher.eval(), chunk, self.teacher_steps) for chunk in noise.split(4096)])
-        pairs = CodeBatches(torch.cat([noise, targets], 1), batches.batch_size, len(batches), batches.seed)
+        device, made = batches.codes.device, []
+
+        def pairs() -> tuple[torch.Tensor, torch.Tensor]:
+            """The noises and the teacher's samples of them, made at the first step (so that their cost counts in
+            the training time, and a finished run loads without making them)."""
+            if not made:
+                stream = torch.Generator().manual_seed(batches.seed * 1_000_003 + 7)
+                noise = torch.randn(self.pairs, model.dim, generator=stream).to(device)
+                made.extend([noise, torch.cat([euler_sample(teacher.eval(), chunk, self.teacher_steps)
+                                               for chunk in noise.split(4096)])])
+            return made[0], made[1]
+        rows = CodeBatches(torch.arange(self.pairs, device=device)[:, None], batches.batch_size, len(batches),
+                           batches.seed)
         optimizer, schedule = _adam_cosine(model, self.learning_rate, steps)
 
-        def step(pair: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-            start, target = pair.split(model.dim, 1)
+        def step(index: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            noise, targets = pairs()
+            start, target = noise[index[:, 0]], targets[index[:, 0]]
             return {"regression": update(optimizer, (denoised(model, start, 1.0) - target).square().sum(1).mean())}
-        return Training({"velocity": model}, {"velocity": optimizer}, step, pairs, {"velocity": schedule})
+        return Training({"velocity": model}, {"velocity": optimizer}, step, rows, {"velocity": schedule})
 
 
 def halving_target(teacher: nn.Module, x: torch.Tensor, t: torch.Tensor, size: float) -> torch.Tensor:
@@ -288,6 +299,7 @@ class Halving(LatentObjective):
     ``halving_target``."""
 
     name = "progressive distillation"
+    learning_rate: float = 3e-3
     teacher_steps: int = 32
 
     def __post_init__(self) -> None:
@@ -326,6 +338,7 @@ class ConsistencyDistillation(LatentObjective):
 
     name = "consistency distillation"
     sampler = "consistency"
+    learning_rate: float = 1e-3
     intervals: int = 32
     ema_decay: float = 0.95
 
@@ -383,7 +396,8 @@ def train_latent(objective: LatentObjective, codes: torch.Tensor, steps: int, ba
 
 
 def progressive_distillation(teacher: Velocity, codes: torch.Tensor, steps_per_round: int, batch_size: int,
-                             seed: int, checkpoints: Path, teacher_steps: int = 32, learning_rate: float = 1e-3,
+                             seed: int, checkpoints: Path, teacher_steps: int = 32,
+                             learning_rate: float = Halving.learning_rate,
                              identity: dict[str, Any] | None = None, fresh: bool = False
                              ) -> dict[int, tuple[Velocity, Trained]]:
     """Salimans & Ho's rounds: ``teacher_steps`` -> half -> ... -> 1, each round's student a copy of the previous

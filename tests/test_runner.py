@@ -392,3 +392,27 @@ def test_a_notebooks_study_time_is_its_words_and_its_measured_runs(tmp_path, mon
     assert "not timed yet" in study_time("07_demo")
     with pytest.raises(ValueError, match="no notebook '08_missing'"):
         study_time("08_missing")
+
+
+def test_the_report_gathers_notebook_05s_samplers_over_seeds(tmp_path):
+    from kdlib.course.records import DiffusionResult, LatentRow
+    quality = dict(precision=0.9, recall=0.3, density=1.0, coverage=0.3, class_shares=(0.1,) * 10,
+                   class_kl_to_data=0.0, classes_covered=10, inception_score=7.0)
+    rows = (LatentRow(frechet_distance=300.0, **quality, method="VAE, prior N(0, I)", steps=None, seed=None, samples=10),
+            LatentRow(frechet_distance=80.0, **quality, method="teacher (Euler)", steps=32, seed=None, samples=10),
+            LatentRow(frechet_distance=90.0, **quality, method="one-step regression", steps=1, seed=0, samples=10),
+            LatentRow(frechet_distance=94.0, **quality, method="one-step regression", steps=1, seed=1, samples=10))
+    run = RunDir(tmp_path / "run")
+    DiffusionResult("fashion-mnist", "quick", {"profile": "quick"}, RulerRecord(Artifact("f.pt", "0" * 64), 0.9),
+                    Artifact("v.pt", "1" * 64), Artifact("t.pt", "2" * 64), rows, {"one-step regression": 30.0},
+                    {"teacher, 32 steps + decoder": 0.2, "student, 1 step + decoder": 0.04}).save(run)
+    found, _ = collect([run.path])
+    table = [r for r in found if r["section"].startswith("Notebook 05: a latent flow")]
+    assert [(r["sampler"], r["steps"], r["seeds"]) for r in table] == [
+        ("VAE, prior N(0, I)", "", ""), ("teacher (Euler)", 32, ""), ("one-step regression", 1, 2)]
+    regression = table[-1]
+    assert regression["Fréchet distance"] == 92.0 and regression["Fréchet distance, sd over seeds"] == 2.8  # sd of 90 and 94, rounded
+    assert regression["training (s)"] == 30.0 and table[0]["training (s)"] == ""
+    speeds = [r for r in found if r["section"] == "Notebook 05: time per image"]
+    assert {r["sampler"]: r["ms per image (batch 256)"] for r in speeds} == {
+        "teacher, 32 steps + decoder": 0.2, "student, 1 step + decoder": 0.04}

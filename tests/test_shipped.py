@@ -267,7 +267,7 @@ def test_a_shipped_generative_teacher_measures_what_its_manifest_says(name):
     assert quality == pytest.approx(manifest.quality, rel=1e-3)
 
 
-def test_notebooks_04_and_05_take_the_shipped_teachers_or_the_runs(tmp_path):
+def test_notebooks_04_and_06_take_the_shipped_teachers_or_the_runs(tmp_path):
     from kdlib import VAE, Generator
     from kdlib.course import configure
     namespace = {"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "teachers": None}
@@ -282,6 +282,29 @@ def test_notebooks_04_and_05_take_the_shipped_teachers_or_the_runs(tmp_path):
         shipped.generative_teacher(configure(namespace | {"dataset": "mnist"}), "gan")
     with pytest.raises(FileNotFoundError, match=r"teacher-vae.json is missing: run notebooks/03_vae_teacher"):
         shipped.generative_teacher(configure(namespace | {"teachers": "run"}), "vae")
+
+
+def test_notebook_05_takes_the_shipped_flow_teacher_of_the_shipped_vae_or_trains_one(tmp_path):
+    from kdlib.course import Artifact, Provenance, configure
+    from kdlib.diffusion import Velocity
+    namespace = {"profile": "smoke", "run_dir": str(tmp_path), "dataset": "fashion-mnist", "teachers": None,
+                 "seed": 0, "flow_steps": None, "retrain": None}
+    cfg = configure(dict(namespace))
+    vae, vae_source = shipped.generative_teacher(cfg, "vae")
+    codes = torch.randn(256, 16)  # stands in for the VAE's codes: only a run-trained teacher uses them
+    model, made = shipped.flow_teacher(cfg, vae, vae_source, codes)
+    _, manifest = shipped.verify("flow-fashion-mnist")
+    assert isinstance(model, Velocity) and made.checkpoint.sha256 == manifest.sha256
+    other = Provenance("trained in this run", Artifact("vae_teacher_x.pt", "f" * 64), 1.0, {})
+    with pytest.raises(RecordError, match=r"fitted to the VAE of SHA-256 433b34f111a5.*not to vae_teacher_x.pt"):
+        shipped.flow_teacher(cfg, vae, other, codes)
+    run_cfg = configure(namespace | {"teachers": "run", "flow_steps": 8})
+    trained, made = shipped.flow_teacher(run_cfg, vae, other, codes)
+    state = load_checkpoint(tmp_path / "checkpoints" / made.checkpoint.file)
+    assert made.source == "trained in this run" and state["settings"]["steps"] == 8
+    assert state["settings"]["vae_sha256"] == "f" * 64  # named by the run's VAE, not the shipped one
+    with pytest.raises(ValueError, match=r"no shipped flow teacher for the data set 'mnist'.*teachers='run'"):
+        shipped.flow_teacher(configure(namespace | {"dataset": "mnist"}), vae, vae_source, codes)
 
 
 def test_notebooks_02_and_03_show_the_shipped_teacher_beside_the_runs(tmp_path):

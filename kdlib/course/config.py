@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from kdlib.diffusion import ConsistencyDistillation, Halving, OneStepRegression
 from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, VAEDistillation,
                             VAEScratch)
 from kdlib.store import project_root
@@ -176,9 +177,15 @@ SETTINGS: dict[str, Setting] = {
     "flow_steps": Setting("optimiser steps of a flow teacher trained in the run (teachers='run'); None: its "
                           "recipe's", int, 40, None, None, low=4, high=1_000_000, optional=True),
     "latent_student_steps": Setting("optimiser steps of every latent student (progressive distillation: over all "
-                                    "its rounds together)", int, 20, 2_000, 6_000, low=20, high=1_000_000),
-    "latent_learning_rate": Setting("Adam's learning rate for every latent student (cosine-annealed to 0)", float,
-                                    1e-4, 1e-4, 1e-4, low=1e-6, high=1.0),
+                                    "its rounds together)", int, 20, 1_000, 4_000, low=20, high=1_000_000),
+    # Each latent student's learning rate, cosine-annealed to 0: one search per objective on the same grid
+    # (bench/diffusion_distillation.py --part tuning, quick recipe, scored on held-out training images).
+    "regression_learning_rate": Setting("Adam's learning rate for the one-step regression students", float,
+                                        *[OneStepRegression.learning_rate] * 3, low=1e-6, high=1.0),
+    "progressive_learning_rate": Setting("Adam's learning rate for every round of progressive distillation", float,
+                                         *[Halving.learning_rate] * 3, low=1e-6, high=1.0),
+    "consistency_learning_rate": Setting("Adam's learning rate for the consistency-distilled students", float,
+                                         *[ConsistencyDistillation.learning_rate] * 3, low=1e-6, high=1.0),
     "regression_pairs": Setting("(noise, teacher sample) pairs the one-step regression student learns from", int,
                                 256, 40_000, 100_000, low=16, high=10_000_000),
     "latent_student_seeds": Setting("seeds each latent student is trained with (seed, seed + 1, ...)", int, 1, 3, 3,

@@ -26,8 +26,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from kdlib.course.records import (Classifiers, Evaluation, EvaluationRow, NotebookRun, Record, Teacher, read_record,
-                                  writable_folder)
+from kdlib.course.records import (Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow, NotebookRun,
+                                  Record, Teacher, read_record, writable_folder)
 from kdlib.course.shipped import shipped_table
 from kdlib.course.sweep import SweepPoint, sweep_points
 from kdlib.evaluate import LABELS, SPEED_RANGE, speed_range
@@ -174,6 +174,30 @@ def _teacher_rows(record: Teacher) -> list[dict[str, Any]]:
              **{LABELS[key]: values[key] for key in MODEL_COLUMNS if key in values}}]
 
 
+def _diffusion_rows(record: DiffusionResult) -> list[dict[str, Any]]:
+    """Each sampler of notebook 05 at each step count: the mean and spread over seeds of its quality, its training
+    time; the VAE's reference points first."""
+    groups: dict[tuple[str, int | None], list[LatentRow]] = {}
+    for row in record.rows:
+        groups.setdefault((row.method, row.steps), []).append(row)
+    rows = []
+    for (method, steps), group in groups.items():
+        fd = [r.frechet_distance for r in group]
+        rows.append({"sampler": method, "steps": steps if steps is not None else "",
+                     "seeds": len(group) if group[0].seed is not None else "",
+                     LABELS["frechet_distance"]: round(statistics.mean(fd), 1),
+                     FD_SPREAD: round(statistics.stdev(fd), 1) if len(fd) > 1 else "",
+                     "precision": round(statistics.mean(r.precision for r in group), 3),
+                     "recall": round(statistics.mean(r.recall for r in group), 3),
+                     "training (s)": record.training_seconds.get(method, "")})
+    return rows
+
+
+def _diffusion_speed_rows(record: DiffusionResult) -> list[dict[str, Any]]:
+    return [{"sampler": name, "ms per image (batch 256)": round(ms, 4)}
+            for name, ms in record.milliseconds_per_image.items()]
+
+
 CLASSIFIERS = "Notebook 01: teacher and students (test errors out of 10,000)"
 MODELS = "Notebook 06: teachers and students"
 TARGETS_TITLE = "Notebook 06: the targets"
@@ -182,6 +206,8 @@ SECTIONS: list[tuple[type[Record], str, Callable[[Any], list[dict[str, Any]]]]] 
     (Classifiers, CLASSIFIERS, _classifier_rows),
     (Classifiers, "Notebook 01: distilled students over temperature and alpha", _sweep_rows),
     (Teacher, "Notebooks 02 and 03: the teachers", _teacher_rows),
+    (DiffusionResult, "Notebook 05: a latent flow teacher and its step-distilled students", _diffusion_rows),
+    (DiffusionResult, "Notebook 05: time per image", _diffusion_speed_rows),
     (Evaluation, MODELS, lambda record: _model_rows(list(record.rows))),
     (Evaluation, TARGETS_TITLE, lambda record: target_rows(target_checks(list(record.rows)))),
 ]
