@@ -6,7 +6,7 @@ PROFILE ?= quick
 STAMP := $(VENV)/.installed-stamp
 NBVAL_DIR := build/nbval
 
-.PHONY: install data run test notebooks bench lab
+.PHONY: install data run test notebooks bench lab student-edition
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -32,11 +32,19 @@ data: install
 run: data
 	$(PY) -m kdlib run --profile $(PROFILE)
 
-# Unit tests, then every notebook once: papermill injects the smoke profile and a
-# fresh run folder, nbval executes it and checks the cells marked NBVAL_CHECK_OUTPUT.
+# Unit tests, then every notebook once, and once more as the student edition (solutions
+# replaced by stubs): papermill injects the smoke profile and a fresh run folder, nbval
+# executes it and checks the cells marked NBVAL_CHECK_OUTPUT.
 test: data
 	$(PY) -m kdlib prepare --profile smoke --out $(NBVAL_DIR)
-	KDLIB_PROGRESS=0 $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(PY) -m kdlib prepare --profile smoke --student --out $(NBVAL_DIR)-student
+	KDLIB_PROGRESS=0 $(PY) -m pytest tests $(NBVAL_DIR) $(NBVAL_DIR)-student --nbval-lax --nbval-current-env \
+		-p no:cacheprovider
+
+# The student edition of every notebook, into build/student/ (or STUDENT=DIR).
+STUDENT ?= build/student
+student-edition: install
+	$(PY) -m kdlib student-edition --out $(STUDENT)
 
 # Re-execute the notebooks and write them back, cleaned, for committing: the quick
 # profile from a fresh run folder (its times are recorded for the overview). The

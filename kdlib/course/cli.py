@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdlib data|run|sweep|report|prepare|teachers``."""
+"""Command line: ``python -m kdlib data|run|sweep|report|prepare|student-edition|teachers``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from kdlib import data
 from kdlib.course.config import PROFILES, RECIPES
 from kdlib.course.report import expand, update_readme, write_report
-from kdlib.course.runner import prepare_for_nbval, run_chain
+from kdlib.course.edition import student_edition
+from kdlib.course.runner import notebook_paths, prepare_for_nbval, run_chain
 from kdlib.course.shipped import PRETRAINED, make_shipped
 from kdlib.course.sweep import read_spec, run_sweep
 
@@ -70,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     prep = commands.add_parser("prepare", help="inject parameters into copies of the notebooks for nbval")
     prep.add_argument("--profile", choices=PROFILES, default="smoke")
     prep.add_argument("--out", default="build/nbval", help="an empty or new folder, or one made by prepare")
+    prep.add_argument("--student", action="store_true", help="the student edition: solutions replaced by stubs")
+
+    student = commands.add_parser("student-edition", help="write every notebook without its worked solutions "
+                                  "(cells tagged 'solution'), each exercise left as a stub that runs")
+    student.add_argument("--out", type=Path, default=Path("build/student"),
+                         help="an empty or new folder, or one the student edition wrote (default build/student)")
 
     ship = commands.add_parser("teachers", help="train the models shipped under pretrained/ from their recipes "
                                "(kdlib.course.config.RECIPES) and write each with its manifest")
@@ -109,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for kind, path in write_report(expand(args.runs), args.out).items():
                     print(f"{kind}: {path}")
+        elif args.command == "student-edition":
+            for path in student_edition(notebook_paths(), args.out):
+                print(path)
         elif args.command == "teachers":
             for name in args.only or sorted(RECIPES):
                 manifest = make_shipped(name, args.work, args.out, args.device, args.replace)
@@ -116,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if not args.out.strip():
                 raise ValueError("--out is empty: name a folder")
-            for path in prepare_for_nbval(args.profile, Path(args.out)):
+            for path in prepare_for_nbval(args.profile, Path(args.out), args.student):
                 print(path)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ import torch
 
 from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
 from kdlib.course.records import Machine, NotebookRun, RunDir, writable_folder
+from kdlib.course.edition import student_notebook
 from kdlib.progress import quiet
 from kdlib.store import project_root
 
@@ -245,8 +246,9 @@ def study_time(notebook: str) -> str:
 PREPARED = ".kdlib-prepared"  # marks a folder that prepare_for_nbval made, and lists what it wrote
 
 
-def prepare_for_nbval(profile: str, out_dir: Path) -> list[Path]:
-    """Copy each notebook into ``out_dir`` with the profile and a fresh run folder (``out_dir/run``) injected.
+def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> list[Path]:
+    """Copy each notebook into ``out_dir`` with the profile and a fresh run folder (``out_dir/run``) injected;
+    with ``student``, its student edition (``kdlib.course.edition``), so that CI runs that too.
 
     The copies keep their committed outputs, so ``pytest --nbval-lax out_dir``
     executes each notebook once and checks the cells marked ``# NBVAL_CHECK_OUTPUT``.
@@ -271,7 +273,9 @@ def prepare_for_nbval(profile: str, out_dir: Path) -> list[Path]:
     prepared = []
     for path in notebook_paths():
         target = out_dir / path.name
-        papermill.execute_notebook(str(path), str(target), prepare_only=True, progress_bar=False,
+        if student:
+            nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
+        papermill.execute_notebook(str(target if student else path), str(target), prepare_only=True, progress_bar=False,
                                    parameters=_parameters_for(path, profile, run_path, {}))
         prepared.append(target)
         (out_dir / PREPARED).write_text("\n".join(p.name for p in prepared) + "\n")

@@ -1,0 +1,80 @@
+"""The student edition: every notebook without its worked solutions, each exercise left as a marked stub.
+
+A solution cell carries the cell tag ``solution`` (Jupyter's cell-metadata tags). In each notebook the
+solution cells form one block, right after the exercises; the student edition replaces that block by a heading
+that says where the solutions are, and per exercise a text cell and an empty code cell that runs as it is, so
+every later cell still runs. Everything else, outputs included, is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from kdlib.course.records import writable_folder
+
+SOLUTION = "solution"  # the tag of a worked solution's cells
+MARKER = ".student-edition"  # lists the files a student-edition folder holds, so that only those are replaced
+EXERCISE = re.compile(r"^(\d+)\. \*\*", re.M)  # "1. **Title.**": one exercise of the Exercises cell
+YOURS = ("### Your solutions\n\nThe worked solutions are in the course edition (`notebooks/` in the repository). "
+         "Work each exercise below: your reasoning in its text cell, your code in its code cell (empty, it runs as it "
+         "is, so that the cells after it still run).")
+
+
+def is_solution(cell: nbformat.NotebookNode) -> bool:
+    return SOLUTION in cell.get("metadata", {}).get("tags", [])
+
+
+def exercises(nb: nbformat.NotebookNode, name: str) -> int:
+    """How many exercises the notebook's Exercises cell (a Markdown cell headed "## Exercises") numbers."""
+    cells = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    if len(cells) != 1:
+        raise ValueError(f"{name}: expected one Markdown cell headed '## Exercises', found {len(cells)}")
+    numbers = [int(n) for n in EXERCISE.findall(cells[0].source)]
+    if numbers != list(range(1, len(numbers) + 1)) or not numbers:
+        raise ValueError(f"{name}: the Exercises cell must number its exercises 1., 2., ... (found {numbers})")
+    return len(numbers)
+
+
+def student_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """``nb`` with its block of solution cells replaced by stubs, one per exercise; a notebook with no solution
+    cells is returned unchanged (the overview has no exercises). Refused: solution cells in more than one block."""
+    flags = [is_solution(c) for c in nb.cells]
+    if not any(flags):
+        return copy.deepcopy(nb)
+    first = flags.index(True)
+    last = len(flags) - 1 - flags[::-1].index(True)
+    if not all(flags[first:last + 1]):
+        raise ValueError(f"{name}: its cells tagged '{SOLUTION}' are not one block (cells {first} to {last} hold "
+                         f"others): tag every cell of the solutions, or move the untagged ones after them")
+    stubs = [new_markdown_cell(YOURS)]
+    for number in range(1, exercises(nb, name) + 1):
+        stubs += [new_markdown_cell(f"**{number}.** *Your answer.*"),
+                  new_code_cell(f"# Exercise {number}: your code here")]
+    student = copy.deepcopy(nb)
+    student.cells = student.cells[:first] + stubs + student.cells[last + 1:]
+    return student
+
+
+def student_edition(notebooks: list[Path], out_dir: str | Path) -> list[Path]:
+    """Write the student edition of each of ``notebooks`` into ``out_dir`` (same file names) and return their paths.
+    A folder this function filled before is refilled (only its files replaced); any other file there is refused."""
+    out_dir = Path(out_dir)
+    marker = out_dir / MARKER
+    ours = set(marker.read_text().split()) if marker.is_file() else set()
+    clashes = sorted(p.name for p in notebooks if (out_dir / p.name).exists() and p.name not in ours)
+    if clashes:
+        raise ValueError(f"{out_dir} already holds {', '.join(clashes)}, not written by the student edition: give "
+                         f"--out an empty or new folder")
+    out_dir = writable_folder(out_dir, "--out")
+    written = []
+    for path in notebooks:
+        target = out_dir / path.name
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
+        written.append(target)
+        marker.write_text("\n".join(sorted(ours | {p.name for p in written})) + "\n")
+    return written
