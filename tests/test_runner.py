@@ -34,6 +34,12 @@ def test_overrides_reach_the_notebook_and_time_and_memory_are_recorded(tmp_path)
     entry = NotebookRun.load(RunDir(tmp_path), notebook="01_soft_labels")
     assert entry.seconds > 0 and entry.peak_memory_mib > 50  # a kernel with torch loaded
     assert entry.parameters["temperature"] == 4.0
+    code = [i for i, c in enumerate(executed.cells) if c.cell_type == "code"]
+    assert [c.index for c in entry.cells] == code and all(c.seconds >= 0 for c in entry.cells)
+    slowest = entry.slowest(1)[0]
+    assert slowest.seconds == max(c.seconds for c in entry.cells)
+    assert slowest.first_line == next(line for line in executed.cells[slowest.index].source.splitlines() if line.strip())
+    assert sum(c.seconds for c in entry.cells) <= entry.seconds  # the cells' times are part of the wall time
     assert entry.machine.cpus == os.cpu_count() and entry.machine.device == (
         torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")
     results = Classifiers.load(RunDir(tmp_path))  # the notebook's own record, read back typed

@@ -507,8 +507,19 @@ class Machine:
 
 
 @dataclass(frozen=True)
+class CellTime:
+    """One code cell of an executed notebook: its index among the notebook's cells, its wall time (papermill's),
+    and its first line, so that a reader finds it."""
+
+    index: int
+    seconds: float
+    first_line: str
+
+
+@dataclass(frozen=True)
 class NotebookRun(Record):
-    """One notebook executed by the runner: wall time, the kernel's peak memory, parameters, machine."""
+    """One notebook executed by the runner: wall time, the kernel's peak memory, parameters, machine, and the time
+    of every code cell (empty in records made before they were kept)."""
 
     notebook: str
     seconds: float
@@ -516,5 +527,10 @@ class NotebookRun(Record):
     parameters: dict[str, Any]
     finished: str
     machine: Machine
+    cells: tuple[CellTime, ...] = ()
+
+    def slowest(self, count: int = 3) -> list[CellTime]:
+        """The ``count`` slowest code cells, slowest first."""
+        return sorted(self.cells, key=lambda cell: -cell.seconds)[:count]
 
     FILE, WRITER, KEY = "runner-{notebook}.json", "the runner (python -m kdlib run)", ("notebook",)

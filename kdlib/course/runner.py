@@ -22,7 +22,7 @@ import psutil
 import torch
 
 from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
-from kdlib.course.records import Machine, NotebookRun, RunDir, writable_folder
+from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir, writable_folder
 from kdlib.course.edition import student_notebook
 from kdlib.progress import quiet
 from kdlib.store import project_root
@@ -127,7 +127,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     folder already holds checkpoints: a run that loads them instead of training is fast). ``only``
     names the notebooks to run (e.g. ``["01_soft_labels"]``), ``start`` the first
     one; default: all. Each notebook's wall time, the peak memory of its kernel and
-    the parameters it was given go into a ``NotebookRun`` record. A progress bar over each notebook's cells shows
+    the parameters it was given go into a ``NotebookRun`` record, with every code cell's time (the slowest three
+    are printed). A progress bar over each notebook's cells shows
     how far it is, except under CI or with ``KDLIB_PROGRESS=0`` (``kdlib.progress.quiet``).
     """
     profile = resolve_profile(profile)
@@ -161,16 +162,26 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
                                f"is kept at {failed}") from None
         partial.replace(output)
         timings[path.stem] = round(time.perf_counter() - began, 1)
-        NotebookRun(path.stem, timings[path.stem], round(memory.peak_mib, 1), parameters,
-                    time.strftime("%Y-%m-%dT%H:%M:%S"), machine(parameters.get("device"))).save(run)
+        entry = NotebookRun(path.stem, timings[path.stem], round(memory.peak_mib, 1), parameters,
+                            time.strftime("%Y-%m-%dT%H:%M:%S"), machine(parameters.get("device")), cell_times(output))
+        entry.save(run)
         print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s, kernel peak memory "
-              f"{memory.peak_mib:,.0f} MiB", flush=True)
+              f"{memory.peak_mib:,.0f} MiB; slowest cells: " + "; ".join(
+                  f"#{c.index} {c.seconds:.1f} s ({c.first_line[:40]})" for c in entry.slowest()), flush=True)
         if update_committed:
             clean_notebook(output, path)
     (run.path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     if record:
         record_timings(profile, timings)
     return timings
+
+
+def cell_times(executed: Path) -> tuple[CellTime, ...]:
+    """Every code cell's wall time in a notebook papermill executed (its ``metadata.papermill.duration``)."""
+    cells = nbformat.read(executed, as_version=4).cells
+    return tuple(CellTime(index, round(float(cell.metadata.get("papermill", {}).get("duration") or 0.0), 2),
+                          next((line for line in cell.source.splitlines() if line.strip()), ""))
+                 for index, cell in enumerate(cells) if cell.cell_type == "code")
 
 
 def machine(device: str | None = None) -> Machine:
