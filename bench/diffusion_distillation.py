@@ -49,12 +49,15 @@ OUT = project_root() / "docs" / "results" / "diffusion"
 
 
 def held_out_scorer(samples: int):
-    """``score(generator) -> Fréchet distance`` of ``samples`` images against the last 10,000 training images."""
+    """``score(generator)``: the Fréchet distance of ``samples`` of its images against the last 10,000 training
+    images; ``score(images)`` of given images (in [-1, 1]). The ruler and the reference are made once."""
     measure, _ = shipped_ruler(DATASET, samples=samples)
     train = load(DATASET, "train")
     held_out = reference(measure.net, train.images[-10_000:], train.labels[-10_000:])
 
-    def score(generator: torch.nn.Module, seed: int = 0) -> float:
+    def score(generator: torch.nn.Module | torch.Tensor, seed: int = 0) -> float:
+        if isinstance(generator, torch.Tensor):
+            return image_quality(generator, measure.net, held_out).frechet_distance
         torch.manual_seed(seed)
         images = generated(sampler(generator, generator.latent_dim, "cpu", seed), samples)
         return image_quality(images, measure.net, held_out).frechet_distance
@@ -87,13 +90,9 @@ def teacher_part(samples: int, work: Path) -> None:
     rows = [{"training steps": steps, **{f"FD at {n} Euler steps": round(score(LatentGenerator(
         model, vae, standardiser, n)), 1) for n in (8, 32, 128)}} for steps, model in teachers.items()]
     with torch.no_grad():
-        floor = torch.sigmoid(vae.decode(standardiser.inverse(codes[:samples]))) * 2 - 1
-    measure, _ = shipped_ruler(DATASET, samples=samples)
-    train = load(DATASET, "train")
-    held_out = reference(measure.net, train.images[-10_000:], train.labels[-10_000:])
+        floor = round(score(torch.sigmoid(vae.decode(standardiser.inverse(codes[:samples]))) * 2 - 1), 1)
     rows.append({"training steps": "decoder's floor (real codes decoded)",
-                 **{f"FD at {n} Euler steps": round(image_quality(floor, measure.net, held_out).frechet_distance, 1)
-                    for n in (8, 32, 128)}})
+                 **{f"FD at {n} Euler steps": floor for n in (8, 32, 128)}})
     write("teacher.csv", rows)
 
 

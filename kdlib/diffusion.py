@@ -62,26 +62,25 @@ class Velocity(nn.Module):
 
 
 def _times(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``t`` as one time per row of ``x``."""
+    """``t`` (a number, or one time per row) as one time per row of ``x``."""
     return torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(len(x))
 
 
 def interpolate(data: torch.Tensor, noise: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
     """``x_t = (1 - t) data + t noise``, ``t`` a number or one time per row."""
-    t = _times(t, data).reshape(-1, *[1] * (data.dim() - 1)) if torch.is_tensor(t) else t
+    t = _times(t, data).reshape(-1, *[1] * (data.dim() - 1))
     return (1 - t) * data + t * noise
 
 
 def denoised(velocity: nn.Module, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
     """The data estimate ``f(x, t) = x - t v(x, t)``: where one Euler step from ``t`` straight to 0 lands."""
-    times = _times(t, x) if not torch.is_tensor(t) or t.dim() == 0 else t
+    times = _times(t, x)
     return x - times.reshape(-1, 1) * velocity(x, times)
 
 
 def euler_step(velocity: nn.Module, x: torch.Tensor, t: float | torch.Tensor, size: float) -> torch.Tensor:
     """One Euler step of the probability-flow ODE from time ``t`` towards the data: ``x - size v(x, t)``."""
-    times = _times(t, x) if not torch.is_tensor(t) or t.dim() == 0 else t
-    return x - size * velocity(x, times)
+    return x - size * velocity(x, _times(t, x))
 
 
 def check_steps(steps: int) -> int:

@@ -192,13 +192,17 @@ def _flow_vae(recipe: Recipe, device: torch.device | str) -> VAE:
     return vae
 
 
+def _fit_flow(settings: dict[str, Any], codes: torch.Tensor, work: Path, fresh: bool = False
+              ) -> tuple[nn.Module, Trained]:
+    """A flow-matching teacher (``kdlib.diffusion.FlowMatching``) trained on ``codes`` by a flow recipe's settings,
+    its checkpoint named by them and by the SHA-256 of the VAE whose codes they are (``vae_sha256``)."""
+    return train_latent(FlowMatching(settings["learning_rate"]), codes, settings["steps"], settings["batch_size"],
+                        settings["seed"], work, identity={"vae_sha256": settings["vae_sha256"]}, fresh=fresh)
+
+
 def _train_flow(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
-    """A flow-matching teacher (``kdlib.diffusion.FlowMatching``) in the latent space of the shipped VAE."""
-    codes, _ = flow_space(_flow_vae(recipe, device), recipe.dataset)
-    settings = recipe.settings
-    velocity, trained = train_latent(FlowMatching(settings["learning_rate"]), codes, settings["steps"],
-                                     settings["batch_size"], settings["seed"], work,
-                                     identity={"vae_sha256": settings["vae_sha256"]})
+    """The flow teacher of a recipe, in the latent space of the shipped VAE it names."""
+    velocity, trained = _fit_flow(recipe.settings, flow_space(_flow_vae(recipe, device), recipe.dataset)[0], work)
     return velocity, trained.checkpoint
 
 
@@ -345,10 +349,9 @@ def flow_teacher(cfg: Config, vae: VAE, vae_source: Provenance, codes: torch.Ten
                               f"({vae_source.checkpoint.sha256[:12]}...): use teachers='shipped' for both")
         model, manifest = load_shipped(name, device=cfg.device)
         return model, shipped_provenance(manifest)
-    settings = recipe.settings | {"seed": cfg.seed} | ({} if cfg.flow_steps is None else {"steps": cfg.flow_steps})
-    velocity, trained = train_latent(FlowMatching(settings["learning_rate"]), codes, settings["steps"],
-                                     settings["batch_size"], settings["seed"], cfg.run.checkpoints,
-                                     identity={"vae_sha256": vae_source.checkpoint.sha256}, fresh=cfg.retrain)
+    settings = recipe.settings | {"seed": cfg.seed, "vae_sha256": vae_source.checkpoint.sha256} | (
+        {} if cfg.flow_steps is None else {"steps": cfg.flow_steps})
+    velocity, trained = _fit_flow(settings, codes, cfg.run.checkpoints, cfg.retrain)
     return velocity, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
                                 trained.settings)
 
