@@ -6,14 +6,14 @@ PROFILE ?= quick
 STAMP := $(VENV)/.installed-stamp
 NBVAL_DIR := build/nbval
 
-.PHONY: install data run test notebooks bench lab student-edition
+.PHONY: install data run test notebooks bench lab student-edition site site-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "kd-imagegen needs Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,site]'
 	touch $@
 
 install: $(STAMP)
@@ -57,6 +57,23 @@ notebooks: data
 
 bench: data
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+# The course website from the committed notebooks (not executed), the README and docs/, into build/site/html
+# (or SITE=DIR/html). MathJax and mermaid come from the npm registry on the first build (cached in
+# build/site-cache), so that the site displays with no network.
+SITE ?= build/site
+site: install
+	$(PY) -m kdlib site --out $(SITE)
+
+# The same, then every page loaded in headless Chromium (Debian's chromium and chromium-driver; installed
+# here when missing and run as root), and the two screenshots under docs/site/screenshots/ taken again.
+# make test runs the same browser check (tests/test_site.py).
+site-test: install
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && apt-get install -y -q chromium chromium-driver; \
+		else echo "site-test needs Debian's chromium and chromium-driver"; exit 1; fi; }
+	$(PY) -m kdlib site --out $(SITE) --check --screenshots docs/site/screenshots
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -24,6 +24,13 @@ def test_there_are_notebooks_in_order():
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_title_carries_the_notebooks_number(path):
+    """The title (the site's page and menu entry, the overview's chapter list) says the number of the file."""
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} · "), first.source[:60]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_notebook_is_clean_and_executed(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdlib data|run|sweep|report|prepare|student-edition|teachers``."""
+"""Command line: ``python -m kdlib data|run|sweep|report|prepare|student-edition|site|teachers``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from kdlib.course.report import expand, update_readme, write_report
 from kdlib.course.edition import student_edition
 from kdlib.course.runner import notebook_paths, prepare_for_nbval, run_chain
 from kdlib.course.shipped import PRETRAINED, make_shipped
+from kdlib.course.browser import check_site, screenshots, site_report
+from kdlib.course.site import build_site
 from kdlib.course.sweep import read_spec, run_sweep
 
 
@@ -78,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--out", type=Path, default=Path("build/student"),
                          help="an empty or new folder, or one the student edition wrote (default build/student)")
 
+    site = commands.add_parser("site", help="build the course website from the committed notebooks (not executed), "
+                               "the README and docs/; works offline once its two npm packages are cached")
+    site.add_argument("--out", type=Path, default=Path("build/site"),
+                      help="an empty or new folder, or one this command built before (default build/site); "
+                           "the site is OUT/html")
+    site.add_argument("--check", action="store_true", help="then load every page in headless Chromium (Debian's "
+                      "chromium and chromium-driver) and fail on console errors, images not loaded, math not "
+                      "typeset, diagrams not drawn, broken internal links")
+    site.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
+                      help="with --check: write the two pictures of the site shown in the README into DIR")
+
     ship = commands.add_parser("teachers", help="train the models shipped under pretrained/ from their recipes "
                                "(kdlib.course.config.RECIPES) and write each with its manifest")
     ship.add_argument("--only", action="append", choices=sorted(RECIPES), metavar="NAME",
@@ -119,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "student-edition":
             for path in student_edition(notebook_paths(), args.out):
                 print(path)
+        elif args.command == "site":
+            if args.screenshots and not args.check:
+                raise ValueError("--screenshots needs --check (the pictures are taken by the browser check)")
+            front = build_site(args.out)
+            print(f"the course site: {front}")
+            if args.check:
+                checks = check_site(front.parent, screenshots(args.screenshots) if args.screenshots else None)
+                print(site_report(checks))
+                if any(c.problems for c in checks):
+                    raise RuntimeError("the browser found problems on the site (listed above)")
         elif args.command == "teachers":
             for name in args.only or sorted(RECIPES):
                 manifest = make_shipped(name, args.work, args.out, args.device, args.replace)
