@@ -18,7 +18,7 @@ from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evalua
                             latents, ruler, ruler_of, sampler, summary_row)
 from kdlib.features import FeatureNet, feature_network
 from kdlib.generative import GAN_LATENT, VAE_LATENT, fixed_latents, hold_then_decay, train_gan, train_vae
-from kdlib.metrics import recognisable_share
+from kdlib.metrics import pixel_steps, recognisable_share
 from kdlib.mixture import GaussianMixture, ex_post_prior, fit_mixture
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
@@ -40,7 +40,7 @@ __all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "Check
     "interleaved_speed", "kl_divergence", "LABELS", "LatentBatches", "latents", "layer_time_bars", "layer_times",
     "LayerTime", "load", "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table",
     "Measurement", "misclassified", "MLP", "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial",
-    "OutputDistillation", "OutputFeatures", "parameter_count", "PIXELS", "predict_logits", "progress", "Quality",
+    "OutputDistillation", "OutputFeatures", "parameter_count", "pixel_steps", "PIXELS", "predict_logits", "progress", "Quality",
     "quality_against", "recognisable_share", "render", "Ruler", "ruler", "ruler_of", "sampler", "save_checkpoint",
     "scale", "seed_everything", "settings_digest", "snapshots", "soft_labels", "soften", "speed", "steady_heap",
     "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "train_classifier",

@@ -155,3 +155,14 @@ def recognisable_share(probabilities: torch.Tensor, threshold: float = 0.9) -> f
         raise ValueError(f"probabilities must be N x classes and 0 < threshold <= 1, got shape {list(p.shape)} "
                          f"and threshold {threshold}")
     return float((p.max(1).values >= threshold).double().mean())
+
+
+def pixel_steps(images: torch.Tensor) -> float:
+    """Sharpness: the mean absolute difference between neighbouring pixels (down and across), averaged over the
+    two directions. Blur lowers it; compare only images on one value range (a ratio to real images reads best)."""
+    if images.dim() != 4 or images.shape[-1] < 2 or images.shape[-2] < 2:
+        raise ValueError(f"images must be N x C x H x W with H, W >= 2, got shape {list(images.shape)}")
+    x = images.detach().double()
+    down = (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+    across = (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    return float((down + across) / 2)

@@ -80,7 +80,7 @@ def test_seeding_repeats_random_draws(tmp_path):
 
 
 def test_list_settings_are_checked_item_by_item(tmp_path):
-    cfg = configure({"sweep_temperatures": [1, 4.5], "run_dir": str(tmp_path)})
+    cfg = configure({"sweep_temperatures": [1, 4.5], "sweep_alphas": [0.5], "run_dir": str(tmp_path)})
     assert cfg.sweep_temperatures == [1.0, 4.5]
     with pytest.raises(ValueError, match="list of numbers"):
         configure({"sweep_temperatures": [1, "hot"], "run_dir": str(tmp_path)})
@@ -98,3 +98,13 @@ def test_the_run_folder_is_shown_relative_to_the_project_and_repeats_the_run(tmp
     assert inside.as_dict()["run_dir"] == "runs/some-run"  # no absolute path of this machine in a notebook
     assert configure({"profile": "smoke", "run_dir": inside.as_dict()["run_dir"]}).run.path == inside.run.path
     assert configure({"profile": "smoke", "run_dir": str(elsewhere)}).as_dict()["run_dir"] == str(elsewhere)
+
+
+def test_a_setting_not_given_takes_the_profile_value_and_only_given_ones_are_shown(tmp_path):
+    cfg = configure({"profile": "smoke", "run_dir": str(tmp_path), "temperature": 4, "alpha": None})
+    assert cfg.gan_learning_rate == SETTINGS["gan_learning_rate"].default("smoke")  # never given
+    assert cfg.alpha == SETTINGS["alpha"].default("smoke") and cfg.temperature == 4.0
+    assert cfg.given == ("temperature", "alpha")
+    shown = cfg.parameters()
+    assert list(shown) == ["profile", "device", "run_dir", "threads", "temperature", "alpha"]
+    assert set(cfg.as_dict()) >= set(SETTINGS)  # the records keep every setting

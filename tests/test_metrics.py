@@ -10,7 +10,7 @@ from torch import nn
 
 from kdlib.cost import macs_per_image, speed
 from kdlib.features import FEATURES, FeatureNet
-from kdlib.metrics import (class_statistics, frechet_distance, frechet_distance_from_moments,
+from kdlib.metrics import (class_statistics, frechet_distance, frechet_distance_from_moments, pixel_steps,
                            precision_recall_density_coverage)
 
 D = torch.float64
@@ -370,3 +370,14 @@ def test_a_steady_heap_stops_page_faults_in_repeated_large_calls():
 
     faults_of_one_call()  # the first call may grow the heap
     assert faults_of_one_call() < 100  # each call touches 3 x 12.8 MB: ~9,000 pages if they were fresh
+
+
+def test_pixel_steps_by_hand_and_blur_lowers_them():
+    stripes = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]).reshape(1, 1, 2, 3)
+    # across: |1-0|, |0-1| in each of 2 rows -> mean 1; down: all 0 -> mean 0; their average 0.5
+    assert pixel_steps(stripes) == pytest.approx(0.5)
+    sharp = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    blurred = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1)
+    assert pixel_steps(blurred) < 0.6 * pixel_steps(sharp)
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        pixel_steps(torch.zeros(3, 16, 16))

@@ -7,6 +7,7 @@ diagram that was not drawn, internal links (and their ``#anchors``) that lead no
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import threading
 import urllib.error
@@ -73,9 +74,7 @@ def missing_browser() -> str | None:
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not Path(path).is_file():
             return f"{path} not found: install Debian's {package} (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed: pip install -e '.[site]'"
     return None
 

@@ -250,12 +250,14 @@ _PLAIN = (type(None), bool, int, float, str, list, tuple, dict)
 
 @dataclass(frozen=True)
 class Config:
-    """A notebook's resolved settings: ``cfg.profile``, ``cfg.device``, ``cfg.run``, ``cfg.<setting>``."""
+    """A notebook's resolved settings: ``cfg.profile``, ``cfg.device``, ``cfg.run``, ``cfg.<setting>`` for every
+    setting (its profile's value unless the notebook was given one); ``given`` names the settings it was given."""
 
     profile: str
     device: torch.device
     run: RunDir
     values: dict[str, Any] = field(default_factory=dict)
+    given: tuple[str, ...] = ()
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -270,6 +272,13 @@ class Config:
         run_dir = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
         return {"profile": self.profile, "device": str(self.device),
                 "run_dir": str(run_dir), "threads": torch.get_num_threads(), **self.values}
+
+    def parameters(self) -> dict[str, Any]:
+        """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the
+        settings the notebook was given (its parameters cell, or papermill's ``-p``); every other setting is
+        its profile's (``profile_table``), and all of them go into the run's records (``as_dict``)."""
+        everything = self.as_dict()
+        return {key: everything[key] for key in ("profile", "device", "run_dir", "threads", *self.given)}
 
 
 def profile_table() -> str:
@@ -327,6 +336,9 @@ def configure(namespace: dict[str, Any]) -> Config:
 
     Every plain value in ``namespace`` whose name does not start with ``_`` must
     be a known setting: a misspelt ``papermill -p`` name stops the notebook here.
+    A setting given as None, and every setting not given at all, takes its profile's
+    value: a parameters cell lists what a reader would change, and any other setting
+    can still be given (``-p``, or a line added to the cell).
     The names seen on the first call are remembered in ``namespace``, so that
     re-running the notebook in the same kernel ignores variables made by later cells.
     """
@@ -338,12 +350,11 @@ def configure(namespace: dict[str, Any]) -> Config:
         raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted([*SPECIAL, *SETTINGS])}")
     profile = resolve_profile(namespace.get("profile"))
     device = resolve_device(namespace.get("device"))
+    given = tuple(name for name in namespace if name in names and name in SETTINGS)  # in the order given
     values = {}
-    for name in names:
-        if name in SETTINGS:
-            given = namespace[name]
-            setting = SETTINGS[name]
-            values[name] = setting.check(name, setting.default(profile) if given is None else given)
+    for name, setting in SETTINGS.items():
+        value = namespace[name] if name in given else None
+        values[name] = setting.check(name, setting.default(profile) if value is None else value)
     check_together(values)
     run_dir = namespace.get("run_dir")
     if run_dir is not None and not isinstance(run_dir, str | Path):
@@ -351,6 +362,6 @@ def configure(namespace: dict[str, Any]) -> Config:
     path = Path(run_dir) if run_dir is not None else Path("runs") / profile
     if str(run_dir).strip() == "":
         raise ValueError("parameter run_dir='' is empty: name a folder, or leave run_dir=None for runs/<profile>")
-    config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values)
+    config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values, given)
     seed_everything(values.get("seed", 0))
     return config

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import platform
 import shutil
@@ -31,6 +32,18 @@ from kdlib.store import project_root
 OWN_OPTIONS = {"profile": "--profile", "run_dir": "--run-dir"}  # runner options, not -p parameters
 
 
+class _SettingsAreKnown(logging.Filter):
+    """papermill warns of a parameter a notebook's parameters cell does not list; a setting is not unknown
+    there (every notebook reads every setting from its profile), so that warning would mislead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.getMessage().removeprefix("Passed unknown parameter: ")
+        return name == record.getMessage() or name not in SETTINGS
+
+
+logging.getLogger("papermill").addFilter(_SettingsAreKnown())
+
+
 def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 
@@ -46,27 +59,29 @@ def declared_parameters(path: Path) -> set[str]:
 
 
 def check_overrides(paths: list[Path], overrides: dict[str, Any], profile: str | None = None) -> None:
-    """Refuse, before anything runs, a parameter no notebook declares, a bad value, or values that do
-    nothing together with the profile's others (``check_together``)."""
+    """Refuse, before anything runs, a name that is neither a setting nor declared by a notebook, a bad value, or
+    values that do nothing together with the profile's others (``check_together``)."""
     declared = set().union(*(declared_parameters(p) for p in paths)) if paths else set()
     for name, value in overrides.items():
         if name in OWN_OPTIONS:
             raise ValueError(f"set {name} with {OWN_OPTIONS[name]}, not as a parameter")
-        if name not in declared:
-            raise ValueError(f"unknown parameter {name!r}: no notebook in the chain declares it "
-                             f"(declared: {sorted(declared)})")
+        if name not in declared and name not in SETTINGS:
+            raise ValueError(f"unknown parameter {name!r}: no setting has that name and no notebook in the chain "
+                             f"declares it (settings: {sorted(SETTINGS)})")
         if name == "device":
             resolve_device(value)
         else:
             SETTINGS[name].check(name, value)
     profile = resolve_profile(profile)
-    check_together({name: SETTINGS[name].default(profile) for name in declared if name in SETTINGS} | overrides)
+    check_together({name: setting.default(profile) for name, setting in SETTINGS.items()} | overrides)
 
 
 def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What papermill gives one notebook: what its parameters cell declares, and every setting (a notebook reads
+    any setting from its profile, so a setting given for the chain reaches every notebook that uses it)."""
     declared = declared_parameters(path)
     given = {"profile": profile, "run_dir": str(run_dir), **overrides}
-    return {k: v for k, v in given.items() if k in declared}
+    return {k: v for k, v in given.items() if k in declared or k in SETTINGS}
 
 
 def select(only: list[str] | None = None, start: str | None = None) -> list[Path]:
