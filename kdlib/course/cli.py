@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from kdlib import data
+from kdlib.course.browser import check_site, screenshots, site_report
 from kdlib.course.config import PROFILES, RECIPES
-from kdlib.course.report import expand, update_readme, write_report
 from kdlib.course.edition import student_edition
+from kdlib.course.report import expand, update_readme, write_report
 from kdlib.course.runner import notebook_paths, prepare_for_nbval, run_chain
 from kdlib.course.shipped import PRETRAINED, make_shipped
-from kdlib.course.browser import check_site, screenshots, site_report
 from kdlib.course.site import build_site
 from kdlib.course.sweep import read_spec, run_sweep
 
