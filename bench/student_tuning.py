@@ -7,11 +7,11 @@ sub-pixel upsampling, 1 epoch, batch 64, one seed) from the shipped GAN teacher,
 to 0 (the scratch baseline too: ``GANScratch(anneal=True)``). The scratch recipe the course had before this search
 (2e-4, no schedule, width-1 discriminator) is trained once beside the grid for reference (the dashed line).
 
-VAE (``--family vae``): the distilled student and the scratch VAE, both at width 0.12 for the `quick` profile's 2
-epochs (batch 256), on the same learning-rate grid, each with one more setting on a grid of four values: the
-distilled student's share of decoder latents drawn from the teacher's posteriors (0, 0.25, 0.5, 1; the rest from
-N(0, I)), the scratch VAE's KL weight beta (0.06, 0.125, 0.25, 1; 1 is the ELBO). Each VAE is sampled from its own
-ex-post prior (``kdlib.course.generator_of``), as notebook 06 samples it.
+VAE (``--family vae``): the distilled student and the scratch VAE, both at width 0.12 (``--width 0.25``: the `quick`
+profile's VAE students) for the `quick` profile's 2 epochs (batch 256), on the same learning-rate grid, each with one
+more setting on a grid of four values: the distilled student's share of decoder latents drawn from the teacher's
+posteriors (0, 0.25, 0.5, 1; the rest from N(0, I)), the scratch VAE's KL weight beta (0.06, 0.125, 0.25, 1; 1 is the
+ELBO). Each VAE is sampled from its own ex-post prior (``kdlib.course.generator_of``), as notebook 06 samples it.
 
 Both train on the first 50,000 training images, and score each configuration by the Fréchet distance of 5,000
 samples to the *last 10,000 training images*, held out from training, on the shipped ruler: the test set, on which
@@ -20,13 +20,19 @@ the course reports, plays no part in the choice. A diverged run (NaN loss) is re
 Writes ``docs/results/student-tuning/tuning[-vae].csv`` and ``.png`` (one panel per objective) and prints, per
 objective, the best configuration and whether it lies at an edge of the grid.
 
-Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]``
+``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
+``tuning[-vae]-width-W.csv`` and ``.png``. ``--confirm 0 1 2`` trains each objective's best configuration again
+with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
+
+Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
+[--width 0.12] [--confirm 0 1 2]``
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -46,13 +52,13 @@ from kdlib.store import project_root  # noqa: E402
 
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH, UPSAMPLING = SETTINGS["student_widths"].quick[0], SETTINGS["gan_student_upsampling"].quick
-DISCRIMINATOR_WIDTHS = (WIDTH, 1.0)
 POSTERIOR_FRACTIONS, KL_WEIGHTS = (0.0, 0.25, 0.5, 1.0), (0.06, 0.125, 0.25, 1.0)
 SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the second column searched
 
 
-def configurations(family: str, rates: list[float]) -> list[tuple[str, float | str | None, object]]:
-    """(objective, its second searched setting (GAN: discriminator width or None), objective object) per point."""
+def configurations(family: str, rates: list[float], width: float) -> list[tuple[str, float | str | None, object]]:
+    """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
+    objective object) per point."""
     if family == "vae":
         return [point for rate in rates for point in
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
@@ -63,11 +69,12 @@ def configurations(family: str, rates: list[float]) -> list[tuple[str, float | s
     for rate in rates:  # GAN
         points.append(("output", None, OutputDistillation(learning_rate=rate)))
         points.append(("output+features", None, OutputFeatures(learning_rate=rate, feature_weight=quick["feature_weight"])))
-        for width in DISCRIMINATOR_WIDTHS:
-            points.append(("output+adversarial", width, OutputAdversarial(
+        for discriminator in (width, 1.0):
+            points.append(("output+adversarial", discriminator, OutputAdversarial(
                 learning_rate=rate, adversarial_weight=quick["adversarial_weight"],
-                discriminator_learning_rate=quick["gan_learning_rate"], discriminator_width=width)))
-            points.append(("scratch", width, GANScratch(learning_rate=rate, discriminator_width=width, anneal=True)))
+                discriminator_learning_rate=quick["gan_learning_rate"], discriminator_width=discriminator)))
+            points.append(("scratch", discriminator, GANScratch(learning_rate=rate, discriminator_width=discriminator,
+                                                                anneal=True)))
     return points
 
 
@@ -76,8 +83,16 @@ def main() -> None:
     parser.add_argument("--family", choices=("gan", "vae"), default="gan")
     parser.add_argument("--rates", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--confirm", type=int, nargs="*", default=[],
+                        help="seeds to train each objective's best configuration with again (mean ± sd printed and "
+                             "written to tuning[-vae][-width-W]-best.csv)")
+    parser.add_argument("--width", type=float, default=WIDTH,
+                        help="the students' width (default: the quick profile's); another width writes "
+                             "tuning[-vae]-width-W")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
+    if len(args.confirm) == 1:
+        parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family
     teacher, provenance = shipped_teacher(family, DATASET)
     measure, _ = shipped_ruler(DATASET, samples=SAMPLES)
@@ -88,24 +103,30 @@ def main() -> None:
     epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
                      else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
     upsampling = UPSAMPLING if family == "gan" else "transposed"
-    points = configurations(family, args.rates)
+    points = configurations(family, args.rates, args.width)
     if family == "gan":
         points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
-    rows = []
-    for name, width, objective in progress(points, desc="configurations"):
+
+    def scored(objective: object, seed: int) -> tuple[float, float]:
+        """(Fréchet distance to the held-out images, training seconds) of one student; NaN for both if diverged."""
         try:
-            model, trained = train_student(Student(objective, WIDTH, upsampling), teacher, train.images[:TRAIN],
-                                           train.labels[:TRAIN], epochs, batch, args.seed, checkpoints, identity)
-            generator = generator_of(model, DATASET)
-            features, _ = measure.net.embed(generated(sampler(generator, model.latent_dim, seed=0), SAMPLES))
-            distance, seconds = frechet_distance(features, held_out), trained.history["seconds"]
+            model, trained = train_student(Student(objective, args.width, upsampling), teacher, train.images[:TRAIN],
+                                           train.labels[:TRAIN], epochs, batch, seed, checkpoints, identity)
         except DivergedError:
-            distance, seconds = float("nan"), float("nan")
+            return float("nan"), float("nan")
+        generator = generator_of(model, DATASET)
+        features, _ = measure.net.embed(generated(sampler(generator, model.latent_dim, seed=0), SAMPLES))
+        return frechet_distance(features, held_out), trained.history["seconds"]
+
+    rows, objectives = [], []
+    for name, width, objective in progress(points, desc="configurations"):
+        distance, seconds = scored(objective, args.seed)
         rows.append({"objective": name, "learning rate": objective.learning_rate,
                      SETTING[family]: "-" if width is None else width,
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
+        objectives.append(objective)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "tuning" if family == "gan" else "tuning-vae"
+    stem = ("tuning" if family == "gan" else "tuning-vae") + ("" if args.width == WIDTH else f"-width-{args.width:g}")
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -130,6 +151,11 @@ def main() -> None:
                         SETTING[family]: best[SETTING[family]],
                         "Fréchet distance (held-out train)": best["Fréchet distance (held-out train)"],
                         "at an edge of the grid": "yes" if edge else "no"})
+        if args.confirm:  # the best configuration again with each seed: is its lead more than seed noise?
+            distances = [scored(objectives[rows.index(best)], seed)[0] for seed in args.confirm]
+            summary[-1] |= {f"over seeds {' '.join(map(str, args.confirm))}":
+                            f"{statistics.mean(distances):.1f} ± {statistics.stdev(distances):.1f}",
+                            "per seed": ", ".join(f"{d:.1f}" for d in distances)}
         for row in mine:
             if row["Fréchet distance (held-out train)"] != row["Fréchet distance (held-out train)"]:  # NaN: diverged
                 ax.annotate("diverged", (row["learning rate"], 0.97), xycoords=("data", "axes fraction"), ha="center",
@@ -148,13 +174,17 @@ def main() -> None:
     axes[0].set_ylabel("Fréchet distance to held-out train images")
     figure.tight_layout()
     figure.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
-    print(f"{family.upper()} students (width {WIDTH:g}, {upsampling}) of the shipped teacher, {epochs} epoch(s) on "
+    print(f"{family.upper()} students (width {args.width:g}, {upsampling}) of the shipped teacher, {epochs} epoch(s) on "
           f"the first {TRAIN:,} training images, batch {batch}, seed {args.seed}; Fréchet distance of {SAMPLES:,} "
           f"samples to the last {len(train) - TRAIN:,} training images (shipped ruler)\n")
     print(markdown_table(rows))
     print()
     print(markdown_table(summary))
-    print(f"\nwrote {args.out / (stem + '.csv')} and {args.out / (stem + '.png')}")
+    with open(args.out / f"{stem}-best.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(summary[0]))
+        writer.writeheader()
+        writer.writerows(summary)
+    print(f"\nwrote {args.out / (stem + '.csv')}, {args.out / (stem + '-best.csv')} and {args.out / (stem + '.png')}")
 
 
 if __name__ == "__main__":

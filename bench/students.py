@@ -29,12 +29,14 @@ def main() -> None:
     args = parser.parse_args()
     run = RunDir(args.run_dir)
     recorded = Evaluation.load(run)
-    cfg = Config(recorded.profile, resolve_device(None), run,
-                 {key: value for key, value in recorded.config.items() if key in SETTINGS})
+    values = {key: value for key, value in recorded.config.items() if key in SETTINGS}
+    values.setdefault("vae_student_widths", values["student_widths"])  # older records: one list for both families
+    cfg = Config(recorded.profile, resolve_device(None), run, values)
     start = time.perf_counter()
     teachers = {family: generative_teacher(cfg, family) for family in ("gan", "vae")}
     seeds = [cfg.seed + k for k in range(cfg.generative_student_seeds)]
-    rows = evaluation_rows(run, ruler_for(cfg), cfg.dataset, cfg.student_widths, cfg.eval_samples, cfg.seed,
+    rows = evaluation_rows(run, ruler_for(cfg), cfg.dataset,
+                           {family: cfg.widths(family) for family in ("gan", "vae")}, cfg.eval_samples, cfg.seed,
                            cfg.device, teachers, seeds)
     print(f"{run.path}: {cfg.dataset}, {cfg.eval_samples:,} samples per model, seeds {seeds}, {cfg.device}, "
           f"{torch.get_num_threads()} threads; measured in {time.perf_counter() - start:.0f} s\n")

@@ -108,3 +108,10 @@ def test_a_setting_not_given_takes_the_profile_value_and_only_given_ones_are_sho
     shown = cfg.parameters()
     assert list(shown) == ["profile", "device", "run_dir", "threads", "temperature", "alpha"]
     assert set(cfg.as_dict()) >= set(SETTINGS)  # the records keep every setting
+
+
+def test_each_family_has_its_own_student_widths(tmp_path):
+    cfg = configure({"profile": "quick", "run_dir": str(tmp_path), "vae_student_widths": [0.5]})
+    assert cfg.widths("gan") == SETTINGS["student_widths"].quick and cfg.widths("vae") == [0.5]
+    with pytest.raises(ValueError, match="family 'flow' has no students; expected 'gan' or 'vae'"):
+        cfg.widths("flow")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from kdlib.cost import macs_per_image, speed
 from kdlib.features import FEATURES, FeatureNet
-from kdlib.metrics import (class_statistics, frechet_distance, frechet_distance_from_moments, pixel_steps,
+from kdlib.metrics import (class_statistics, frechet_distance, frechet_distance_from_moments, knn_radii, pixel_steps,
                            precision_recall_density_coverage)
 
 D = torch.float64
@@ -108,6 +109,22 @@ def test_prdc_identical_disjoint_and_subset():
     subset = precision_recall_density_coverage(real, real[:150], k)
     assert subset["precision"] == 1.0  # every fake point is a real point
     assert subset["coverage"] >= 0.5 and subset["recall"] >= 0.5
+
+
+def test_prdc_and_radii_against_a_brute_force_reference():
+    """Every quantity from the whole distance matrices in NumPy (sorted rows, no chunks, no topk)."""
+    generator = torch.Generator().manual_seed(5)
+    real, fake = torch.randn(400, 6, generator=generator), 1.2 * torch.randn(300, 6, generator=generator) + 0.2
+    r, f = real.double().numpy(), fake.double().numpy()
+    rr, ff, rf = (np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)) for a, b in ((r, r), (f, f), (r, f)))
+    for k in (1, 3, 5):
+        real_radii, fake_radii = np.sort(rr, 1)[:, k], np.sort(ff, 1)[:, k]  # column 0 is the point itself
+        inside = rf <= real_radii[:, None]  # [real, fake]: the fake point lies in the real point's ball
+        expected = {"precision": inside.any(0).mean(), "recall": (rf <= fake_radii[None, :]).any(1).mean(),
+                    "density": inside.sum(0).mean() / k, "coverage": inside.any(1).mean()}
+        np.testing.assert_allclose(knn_radii(real, k).numpy(), real_radii, rtol=1e-5)
+        result = precision_recall_density_coverage(real, fake, k)
+        assert result == pytest.approx(expected, abs=1 / 300), k  # at most one point may flip on float32 rounding
 
 
 def test_prdc_chunks_give_the_same_answer(monkeypatch):
@@ -223,7 +240,6 @@ def test_evaluate_generator_refuses_images_of_the_wrong_range_count_or_shape(gen
 
 
 def test_metrics_refuse_non_finite_features():
-    from kdlib.metrics import knn_radii
 
     good = torch.randn(300, 4, generator=torch.Generator().manual_seed(2))
     bad = good.clone()
@@ -254,7 +270,6 @@ def test_feature_network_trains_once_then_loads(tmp_path, monkeypatch):
 
 
 def test_precomputed_real_radii_give_the_same_answer():
-    from kdlib.metrics import knn_radii
 
     generator = torch.Generator().manual_seed(6)
     real, fake = torch.randn(200, 4, generator=generator), torch.randn(150, 4, generator=generator)

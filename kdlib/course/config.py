@@ -134,8 +134,11 @@ SETTINGS: dict[str, Setting] = {
     "vae_learning_rate": Setting("Adam's learning rate for the VAE teacher", float, 1e-3, 1e-3, 1e-3,
                                  low=1e-6, high=1.0),
     # Notebooks 04 and 06: students of the generative teachers.
-    "student_widths": Setting("widths of the student generators and VAEs (the teacher has width 1)", list,
+    "student_widths": Setting("widths of the GAN students (the teacher has width 1)", list,
                               [0.12], [0.12], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
+    # 0.25: the widest VAE student with >= 5x fewer parameters than its teacher (5.1x); the VAE target's width.
+    "vae_student_widths": Setting("widths of the VAE students (the teacher has width 1)", list,
+                                  [0.25], [0.25], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
     "gan_student_upsampling": Setting("how a GAN student doubles its maps' resolution: 'subpixel' (3x3 convolution "
                                       "+ pixel shuffle, designed for the CPU) or 'transposed' (the teacher's "
                                       "transposed convolution)", str,
@@ -157,13 +160,14 @@ SETTINGS: dict[str, Setting] = {
                                       *[OutputFeatures.learning_rate] * 3, low=1e-6, high=1.0),
     "scratch_learning_rate": Setting("Adam's learning rate for both players of the scratch GAN students", float,
                                      *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
-    # The searched rate (3e-2, width 0.12) diverges at width 0.25 (bench/vae_distillation_study.py --width 0.25): the
-    # `full` profile, whose students are up to width 0.5, takes 1e-2 for both VAE students.
+    # The VAE students' learning rates: one search per objective at width 0.25 on the same grid, 1e-3 to 1e-1, with
+    # the posterior fraction and beta below (bench/student_tuning.py --family vae --width 0.25: 2e-2 for both, neither
+    # at an edge; the distilled student diverges at 3e-2). The `full` profile, whose students are up to width 0.5,
+    # takes 1e-2 for both (not searched at 0.12 or 0.5).
     "vae_distill_learning_rate": Setting("Adam's learning rate for the distilled VAE students", float,
-                                         VAEDistillation.learning_rate, VAEDistillation.learning_rate, 1e-2,
-                                         low=1e-6, high=1.0),
+                                         2e-2, 2e-2, 1e-2, low=1e-6, high=1.0),
     "vae_scratch_learning_rate": Setting("Adam's learning rate for the scratch VAE students", float,
-                                         VAEScratch.learning_rate, VAEScratch.learning_rate, 1e-2, low=1e-6, high=1.0),
+                                         2e-2, 2e-2, 1e-2, low=1e-6, high=1.0),
     "vae_posterior_fraction": Setting("share of a distilled VAE student's decoder batch drawn from the teacher's "
                                       "posteriors (the rest from N(0, I))", float,
                                       *[VAEDistillation.posterior_fraction] * 3, low=0.0, high=1.0),
@@ -272,6 +276,12 @@ class Config:
         run_dir = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
         return {"profile": self.profile, "device": str(self.device),
                 "run_dir": str(run_dir), "threads": torch.get_num_threads(), **self.values}
+
+    def widths(self, family: str) -> list[float]:
+        """The widths of a family's students: ``student_widths`` for the GAN, ``vae_student_widths`` for the VAE."""
+        if family not in ("gan", "vae"):
+            raise ValueError(f"family {family!r} has no students; expected 'gan' or 'vae'")
+        return self.student_widths if family == "gan" else self.vae_student_widths
 
     def parameters(self) -> dict[str, Any]:
         """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the

@@ -442,11 +442,12 @@ class Evaluation(Record):
     VERSION = 2  # 2: a row per student and seed
 
 
-def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[float], samples: int, seed: int = 0,
+def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: dict[str, list[float]], samples: int, seed: int = 0,
                     device: torch.device | str = "cpu",
                     teachers: dict[str, tuple[nn.Module, Provenance]] | None = None,
                     student_seeds: list[int] = (0,)) -> list[EvaluationRow]:
-    """Each teacher, then its students of ``widths`` trained with each of ``student_seeds``, measured on ``measure``
+    """Each teacher, then its students of ``widths[family]`` (``Config.widths``) trained with each of
+    ``student_seeds``, measured on ``measure``
     (sampling with ``seed``) from the run's records and checkpoints (``trained_models``). ``teachers`` maps each
     family to its teacher and provenance
     (``kdlib.course.generative_teacher``); None: the teachers notebooks 02 and 03 trained in ``run``, each
@@ -456,7 +457,7 @@ def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: list[floa
         if teachers is None:
             Teacher.load(run, family=family).require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
         teacher = run_teacher(run, family, dataset, device) if teachers is None else teachers[family]
-        students, models = trained_models(run, family, widths, dataset, teacher, device, student_seeds)
+        students, models = trained_models(run, family, widths[family], dataset, teacher, device, student_seeds)
         measured = compare(models, measure, samples, seed, device)
         for (name, (measurement, fidelity)), record in zip(measured.items(), [None, *students]):
             rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name if record is None else record.name,
