@@ -11,8 +11,8 @@ student of the given widths in a run folder: the Fréchet distance, precision, r
 
 It tells whether the distilled-against-scratch comparison of notebook 06 depends on the sampler.
 
-Run: ``python bench/vae_student_priors.py [RUN] [--widths 0.12] [--seed 0] [--teachers shipped|run]``
-(default: runs/notebooks-quick)
+Run: ``python bench/vae_student_priors.py [RUN] [--widths 0.25] [--seed 0] [--teachers shipped|run]``
+(default: runs/notebooks-quick, the `quick` profile's VAE widths)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kdlib import Decoder, generated, markdown_table, recognisable_share, sampler
 from kdlib.course import RunDir, StudentRecord, generator_of, run_teacher, shipped_ruler, shipped_teacher
+from kdlib.course.config import SETTINGS
 from kdlib.evaluate import image_quality
 from kdlib.store import project_root
 
@@ -31,7 +32,7 @@ SAMPLES = 10_000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", nargs="?", type=Path, default=project_root() / "runs" / "notebooks-quick")
-    parser.add_argument("--widths", type=float, nargs="+", default=[0.12])
+    parser.add_argument("--widths", type=float, nargs="+", default=SETTINGS["vae_student_widths"].quick)
     parser.add_argument("--seed", type=int, default=0, help="the students' training seed")
     parser.add_argument("--teachers", choices=("shipped", "run"), default="shipped")
     parser.add_argument("--dataset", default="fashion-mnist")
