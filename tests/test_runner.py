@@ -307,6 +307,9 @@ def test_a_target_is_met_only_beyond_the_spread_over_three_seeds():
     assert noisy["versus_scratch"] == pytest.approx(102 / 200) and not noisy["beyond_noise"] and not noisy["met"]
     single, = target_checks(student((100.0,), (200.0,)))
     assert single["seeds"] == 1 and single["gap_in_spreads"] is None and not single["met"]
+    far_from_teacher, = target_checks(student((110.0, 112.5, 115.0), (300.0, 310.0, 320.0)))  # 1.25x the teacher's
+    assert far_from_teacher["versus_teacher"] == pytest.approx(1.25) and far_from_teacher["beyond_noise"]
+    assert not far_from_teacher["met"]  # issue 15's target: <= 1.2x the teacher's Fréchet distance
 
 
 def test_a_section_says_shared_values_once():
