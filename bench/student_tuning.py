@@ -21,11 +21,12 @@ Writes ``docs/results/student-tuning/tuning[-vae].csv`` and ``.png`` (one panel 
 objective, the best configuration and whether it lies at an edge of the grid.
 
 ``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
-``tuning[-vae]-width-W.csv`` and ``.png``. ``--confirm 0 1 2`` trains each objective's best configuration again
+``tuning[-vae]-width-W.csv`` and ``.png``; ``--epochs N`` trains every student N epochs (the `full` profile's
+GAN students train 4) and writes ``...-epochs-N``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
-[--width 0.12] [--confirm 0 1 2]``
+[--width 0.12] [--epochs N] [--confirm 0 1 2]``
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def main() -> None:
     parser.add_argument("--confirm", type=int, nargs="*", default=[],
                         help="seeds to train each objective's best configuration with again (mean ± sd printed and "
                              "written to tuning[-vae][-width-W]-best.csv)")
+    parser.add_argument("--epochs", type=int, help="every student's epochs (default: the quick profile's); another "
+                                                   "number writes tuning[-vae][-width-W]-epochs-N")
     parser.add_argument("--width", type=float, default=WIDTH,
                         help="the students' width (default: the quick profile's); another width writes "
                              "tuning[-vae]-width-W")
@@ -100,8 +103,9 @@ def main() -> None:
     held_out, _ = measure.net.embed(scale(train.images[TRAIN:]))
     checkpoints = project_root() / "runs" / "bench-student-tuning" / "checkpoints"
     identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
-    epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
-                     else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
+    quick_epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
+                           else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
+    epochs = args.epochs or quick_epochs
     upsampling = UPSAMPLING if family == "gan" else "transposed"
     points = configurations(family, args.rates, args.width)
     if family == "gan":
@@ -126,7 +130,8 @@ def main() -> None:
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
         objectives.append(objective)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = ("tuning" if family == "gan" else "tuning-vae") + ("" if args.width == WIDTH else f"-width-{args.width:g}")
+    stem = (("tuning" if family == "gan" else "tuning-vae") + ("" if args.width == WIDTH else f"-width-{args.width:g}")
+            + ("" if epochs == quick_epochs else f"-epochs-{epochs}"))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
