@@ -442,14 +442,13 @@ class Evaluation(Record):
     VERSION = 2  # 2: a row per student and seed
 
 
-def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: dict[str, list[float]], samples: int, seed: int = 0,
-                    device: torch.device | str = "cpu",
+def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: dict[str, list[float]], samples: int,
+                    seed: int = 0, device: torch.device | str = "cpu",
                     teachers: dict[str, tuple[nn.Module, Provenance]] | None = None,
                     student_seeds: list[int] = (0,)) -> list[EvaluationRow]:
     """Each teacher, then its students of ``widths[family]`` (``Config.widths``) trained with each of
-    ``student_seeds``, measured on ``measure``
-    (sampling with ``seed``) from the run's records and checkpoints (``trained_models``). ``teachers`` maps each
-    family to its teacher and provenance
+    ``student_seeds``, measured on ``measure`` (sampling with ``seed``) from the run's records and checkpoints
+    (``trained_models``). ``teachers`` maps each family to its teacher and provenance
     (``kdlib.course.generative_teacher``); None: the teachers notebooks 02 and 03 trained in ``run``, each
     refused when its record was measured on another ruler."""
     rows = []
