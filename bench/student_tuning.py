@@ -22,11 +22,13 @@ objective, the best configuration and whether it lies at an edge of the grid.
 
 ``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
 ``tuning[-vae]-width-W.csv`` and ``.png``; ``--epochs N`` trains every student N epochs (the `full` profile's
-GAN students train 4) and writes ``...-epochs-N``. ``--confirm 0 1 2`` trains each objective's best configuration again
+GAN students train 4) and writes ``...-epochs-N``; ``--init teacher`` searches the distilled GAN students cut from
+the teacher (``kdlib.pruning``; the scratch GAN's points are those of the default search) and writes
+``tuning-init-teacher...``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
-[--width 0.12] [--epochs N] [--confirm 0 1 2]``
+[--width 0.12] [--epochs N] [--init random|teacher] [--confirm 0 1 2]``
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ POSTERIOR_FRACTIONS, KL_WEIGHTS = (0.0, 0.25, 0.5, 1.0), (0.06, 0.125, 0.25, 1.0
 SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the second column searched
 
 
-def configurations(family: str, rates: list[float], width: float) -> list[tuple[str, float | str | None, object]]:
+def configurations(family: str, rates: list[float], width: float, init: str = "random"
+                   ) -> list[tuple[str, float | str | None, object]]:
     """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
-    objective object) per point."""
+    objective object) per point; with ``init='teacher'`` only the distilled GAN objectives (the scratch GAN starts
+    from random weights whatever the others do: its points are those of the search with ``init='random'``)."""
     if family == "vae":
         return [point for rate in rates for point in
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
@@ -74,8 +78,9 @@ def configurations(family: str, rates: list[float], width: float) -> list[tuple[
             points.append(("output+adversarial", discriminator, OutputAdversarial(
                 learning_rate=rate, adversarial_weight=quick["adversarial_weight"],
                 discriminator_learning_rate=quick["gan_learning_rate"], discriminator_width=discriminator)))
-            points.append(("scratch", discriminator, GANScratch(learning_rate=rate, discriminator_width=discriminator,
-                                                                anneal=True)))
+            if init == "random":
+                points.append(("scratch", discriminator, GANScratch(learning_rate=rate,
+                                                                    discriminator_width=discriminator, anneal=True)))
     return points
 
 
@@ -92,8 +97,13 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=WIDTH,
                         help="the students' width (default: the quick profile's); another width writes "
                              "tuning[-vae]-width-W")
+    parser.add_argument("--init", choices=Student.INITS, default="random",
+                        help="where the distilled GAN students' weights start (teacher: cut from the teacher, "
+                             "kdlib.pruning); 'teacher' searches only them and writes tuning-init-teacher...")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
+    if args.init == "teacher" and args.family != "gan":
+        parser.error("--init teacher is for the GAN students")
     if len(args.confirm) == 1:
         parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family
@@ -107,15 +117,16 @@ def main() -> None:
                            else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
     epochs = args.epochs or quick_epochs
     upsampling = UPSAMPLING if family == "gan" else "transposed"
-    points = configurations(family, args.rates, args.width)
-    if family == "gan":
+    points = configurations(family, args.rates, args.width, args.init)
+    if family == "gan" and args.init == "random":
         points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
 
     def scored(objective: object, seed: int) -> tuple[float, float]:
         """(Fréchet distance to the held-out images, training seconds) of one student; NaN for both if diverged."""
         try:
-            model, trained = train_student(Student(objective, args.width, upsampling), teacher, train.images[:TRAIN],
-                                           train.labels[:TRAIN], epochs, batch, seed, checkpoints, identity)
+            student = Student(objective, args.width, upsampling, args.init if objective.name != "scratch" else "random")
+            model, trained = train_student(student, teacher, train.images[:TRAIN], train.labels[:TRAIN], epochs, batch,
+                                           seed, checkpoints, identity)
         except DivergedError:
             return float("nan"), float("nan")
         generator = generator_of(model, DATASET)
@@ -130,7 +141,8 @@ def main() -> None:
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
         objectives.append(objective)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = (("tuning" if family == "gan" else "tuning-vae") + ("" if args.width == WIDTH else f"-width-{args.width:g}")
+    stem = (("tuning" if family == "gan" else "tuning-vae") + ("" if args.init == "random" else f"-init-{args.init}")
+            + ("" if args.width == WIDTH else f"-width-{args.width:g}")
             + ("" if epochs == quick_epochs else f"-epochs-{epochs}"))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -165,7 +177,7 @@ def main() -> None:
             if row["Fréchet distance (held-out train)"] != row["Fréchet distance (held-out train)"]:  # NaN: diverged
                 ax.annotate("diverged", (row["learning rate"], 0.97), xycoords=("data", "axes fraction"), ha="center",
                             va="top", fontsize=7, color="tab:red")
-        if family == "gan" and name == "scratch":
+        if family == "gan" and name == "scratch" and args.init == "random":
             previous = next(r for r in rows if r["objective"].startswith("scratch, the previous"))
             ax.axhline(previous["Fréchet distance (held-out train)"], color="gray", linestyle="--", linewidth=1,
                        label="previous recipe (2e-4, no schedule)")
@@ -179,7 +191,8 @@ def main() -> None:
     axes[0].set_ylabel("Fréchet distance to held-out train images")
     figure.tight_layout()
     figure.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
-    print(f"{family.upper()} students (width {args.width:g}, {upsampling}) of the shipped teacher, {epochs} epoch(s) on "
+    print(f"{family.upper()} students (width {args.width:g}, {upsampling}, {args.init} initial weights) of the shipped "
+          f"teacher, {epochs} epoch(s) on "
           f"the first {TRAIN:,} training images, batch {batch}, seed {args.seed}; Fréchet distance of {SAMPLES:,} "
           f"samples to the last {len(train) - TRAIN:,} training images (shipped ruler)\n")
     print(markdown_table(rows))

@@ -25,12 +25,14 @@ from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, 
 from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, as_subpixel, build, subpixel_layer
 from kdlib.plots import class_shares, image_grid, layer_time_bars, loss_curves, quality_against, snapshots
 from kdlib.progress import progress
+from kdlib.pruning import channel_importance, pruned_generator
 from kdlib.store import CheckpointError, load_checkpoint, load_module, save_checkpoint, settings_digest
 from kdlib.tables import markdown_table
 from kdlib.train import (DivergedError, Trained, Training, classifier_training, fit, gan_step, predict_logits,
                          render, seed_everything, update, vae_step)
 
-__all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "CheckpointError", "class_shares",
+__all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "channel_importance", "CheckpointError",
+    "class_shares",
     "classifier_training", "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder",
     "decoder_loss", "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "encoder_scores",
     "EncoderScores", "entropy",
@@ -40,7 +42,8 @@ __all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "Check
     "interleaved_speed", "kl_divergence", "LABELS", "LatentBatches", "latents", "layer_time_bars", "layer_times",
     "LayerTime", "load", "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table",
     "Measurement", "misclassified", "MLP", "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial",
-    "OutputDistillation", "OutputFeatures", "parameter_count", "pixel_steps", "PIXELS", "predict_logits", "progress", "Quality",
+    "OutputDistillation", "OutputFeatures", "parameter_count", "pixel_steps", "PIXELS", "predict_logits", "progress",
+    "pruned_generator", "Quality",
     "quality_against", "recognisable_share", "render", "Ruler", "ruler", "ruler_of", "sampler", "save_checkpoint",
     "scale", "seed_everything", "settings_digest", "snapshots", "soft_labels", "soften", "speed", "steady_heap",
     "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "train_classifier",

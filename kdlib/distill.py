@@ -20,6 +20,7 @@ from torch import nn
 from kdlib.batches import Batches
 from kdlib.losses import discriminator_loss, generator_loss
 from kdlib.models import VAE, Discriminator, Generator, as_generator, build
+from kdlib.pruning import pruned_generator
 from kdlib.store import settings_digest
 from kdlib.train import Trained, Training, fit, gan_step, render, update, vae_step
 
@@ -315,11 +316,16 @@ class VAEScratch(Objective):
 @dataclass(frozen=True)
 class Student:
     """One student: an objective (which fixes the family) at a width in (0, 1) of the teacher's; a GAN student's
-    ``upsampling`` is its generator's (``Generator``: "transposed" as the teacher's, or "subpixel")."""
+    ``upsampling`` is its generator's (``Generator``: "transposed" as the teacher's, or "subpixel"). ``init`` is
+    where its weights start: "random", or "teacher" (a distilled GAN student only: the teacher's most important
+    channels, ``kdlib.pruning.pruned_generator``)."""
 
     objective: Objective
     width: float
     upsampling: str = "transposed"
+    init: str = "random"
+
+    INITS: ClassVar[tuple[str, ...]] = ("random", "teacher")
 
     def __post_init__(self) -> None:
         if not isinstance(self.objective, Objective):
@@ -328,6 +334,13 @@ class Student:
         if not 0 < self.width < 1:
             raise ValueError(f"a student's width must be in (0, 1) (the teacher has width 1), got {self.width}")
         build(self.family, 1, self.width, self.upsampling)  # refuses an upsampling its family lacks
+        if self.init not in self.INITS:
+            raise ValueError(f"init must be one of {self.INITS}, got {self.init!r}")
+        if self.init == "teacher" and (self.family != "gan" or self.objective.name == "scratch"):
+            raise ValueError(f"init='teacher' is for distilled GAN students; a {self.family.upper()} "
+                             f"{self.objective.name} student starts from random weights (init='random')"
+                             + (": the scratch baseline never sees the teacher" if self.objective.name == "scratch"
+                                else ""))
 
     @property
     def family(self) -> str:
@@ -335,18 +348,27 @@ class Student:
 
     @property
     def name(self) -> str:
-        """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one)."""
+        """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
+        "GAN 0.12 sub-pixel output (cut from teacher)"."""
         layer = " sub-pixel" if self.upsampling == "subpixel" else ""
-        return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}"
+        start = " (cut from teacher)" if self.init == "teacher" else ""
+        return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}{start}"
 
     def settings(self) -> dict[str, Any]:
-        """What defines the student: family, objective and its settings, width, upsampling."""
+        """What defines the student: family, objective and its settings, width, upsampling (and ``init`` when it is
+        not random: the settings of a random-init student name the same checkpoint as before ``init`` existed)."""
         return {"family": self.family, "objective": self.objective.name, "width": self.width,
-                "upsampling": self.upsampling, **asdict(self.objective)}
+                "upsampling": self.upsampling, **({"init": self.init} if self.init != "random" else {}),
+                **asdict(self.objective)}
 
-    def build(self, latent_dim: int) -> nn.Module:
-        """The untrained student: the teacher's architecture at ``width``, with its ``upsampling``."""
-        return build(self.family, latent_dim, self.width, self.upsampling)
+    def build(self, latent_dim: int, teacher: nn.Module | None = None, seed: int = 0) -> nn.Module:
+        """The untrained student: the teacher's architecture at ``width``, with its ``upsampling``; random weights,
+        or (``init='teacher'``) cut from ``teacher``, ranking its channels on latents drawn with ``seed``."""
+        if self.init == "random":
+            return build(self.family, latent_dim, self.width, self.upsampling)
+        if teacher is None:
+            raise ValueError(f"{self.name} starts from its teacher's channels: pass the teacher to build")
+        return pruned_generator(teacher, self.width, self.upsampling, seed=seed)
 
 
 def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,
@@ -355,14 +377,14 @@ def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, la
     """Train ``student`` on uint8 ``images`` with ``kdlib.train.fit``; return the model (evaluation mode) and its run.
 
     Every student of a family takes ``epochs * (len(images) // batch_size)`` steps, from initial weights that
-    depend on its family, width and ``seed`` alone (every objective starts from the same network, whatever
-    ran before). ``identity`` (e.g. the teacher's SHA-256) joins the settings that name the checkpoint.
+    depend on its family, width, ``init`` and ``seed`` alone (every objective starts from the same network,
+    whatever ran before). ``identity`` (e.g. the teacher's SHA-256) joins the settings that name the checkpoint.
     """
     family, latent_dim = student.family, teacher.latent_dim
     settings = {**student.settings(), "epochs": epochs, "batch_size": batch_size, "seed": seed,
                 "latent_dim": latent_dim, **(identity or {})}
     torch.manual_seed(int(settings_digest({"family": family, "width": student.width, "seed": seed}), 16) % 2**31)
-    model = student.build(latent_dim).to(device)
+    model = student.build(latent_dim, teacher, seed).to(device)
     real = Batches(images, labels, batch_size, seed=seed, drop_last=True, device=device,
                    value_range=(0.0, 1.0) if isinstance(model, VAE) else (-1.0, 1.0))
     training = student.objective.training(model, teacher, real, epochs)

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from kdlib.diffusion import ConsistencyDistillation, Halving, OneStepRegression
-from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, VAEDistillation,
-                            VAEScratch)
+from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student,
+                           VAEDistillation, VAEScratch)
 from kdlib.store import project_root
 from kdlib.train import seed_everything
 from kdlib.course.records import RunDir
@@ -150,14 +150,22 @@ SETTINGS: dict[str, Setting] = {
                                   1, 1, 4, low=1, high=1000),
     "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,
                                   1, 2, 10, low=1, high=1000),
+    # Distilled GAN students start from their teacher's most important channels (kdlib.pruning): at one epoch of the
+    # quick recipe, each objective's best configuration did better than from random weights (docs/results/
+    # student-tuning/tuning-init-teacher*), the scratch students never see the teacher.
+    "gan_student_init": Setting("where a distilled GAN student's weights start: 'teacher' (cut from the teacher: its "
+                                "most important channels, kdlib.pruning) or 'random'; scratch students start from "
+                                "random weights", str, "teacher", "teacher", "teacher", choices=Student.INITS),
     # The GAN students' learning rates, each cosine-annealed to 0: one search per objective on the same grid
-    # (bench/student_tuning.py, quick recipe, scored on held-out training images; docs/results/student-tuning).
+    # (bench/student_tuning.py, quick recipe, scored on held-out training images; docs/results/student-tuning):
+    # the distilled students' with the initial weights above (--init teacher; from random weights each objective's
+    # best rate is its class default), the scratch students' from random weights.
     "distill_learning_rate": Setting("Adam's learning rate for output-distilled GAN students", float,
-                                     *[OutputDistillation.learning_rate] * 3, low=1e-6, high=1.0),
+                                     1e-3, 1e-3, 1e-3, low=1e-6, high=1.0),
     "adversarial_learning_rate": Setting("Adam's learning rate for output+adversarial GAN students' generator", float,
-                                         *[OutputAdversarial.learning_rate] * 3, low=1e-6, high=1.0),
+                                         1e-2, 1e-2, 1e-2, low=1e-6, high=1.0),
     "features_learning_rate": Setting("Adam's learning rate for output+features GAN students", float,
-                                      *[OutputFeatures.learning_rate] * 3, low=1e-6, high=1.0),
+                                      3e-3, 3e-3, 3e-3, low=1e-6, high=1.0),
     "scratch_learning_rate": Setting("Adam's learning rate for both players of the scratch GAN students", float,
                                      *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
     # The VAE students' learning rates: one search per objective at width 0.25 on the same grid, 1e-3 to 1e-1, with
