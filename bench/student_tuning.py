@@ -23,12 +23,13 @@ objective, the best configuration and whether it lies at an edge of the grid.
 ``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
 ``tuning[-vae]-width-W.csv`` and ``.png``; ``--epochs N`` trains every student N epochs (the `full` profile's
 GAN students train 4) and writes ``...-epochs-N``; ``--init teacher`` searches the distilled GAN students cut from
-the teacher (``kdlib.pruning``; the scratch GAN's points are those of the default search) and writes
-``tuning-init-teacher...``. ``--confirm 0 1 2`` trains each objective's best configuration again
+the teacher (``kdlib.pruning``: its most important channels kept; ``--init teacher-random-channels``, as many drawn
+at random, the control), the scratch GAN's points being those of the default search, and writes
+``tuning-init-INIT...``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
-[--width 0.12] [--epochs N] [--init random|teacher] [--confirm 0 1 2]``
+[--width 0.12] [--epochs N] [--init random|teacher|teacher-random-channels] [--confirm 0 1 2]``
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the se
 def configurations(family: str, rates: list[float], width: float, init: str = "random"
                    ) -> list[tuple[str, float | str | None, object]]:
     """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
-    objective object) per point; with ``init='teacher'`` only the distilled GAN objectives (the scratch GAN starts
+    objective object) per point; with an ``init`` cut from the teacher only the distilled GAN objectives (the scratch GAN starts
     from random weights whatever the others do: its points are those of the search with ``init='random'``)."""
     if family == "vae":
         return [point for rate in rates for point in
@@ -98,12 +99,13 @@ def main() -> None:
                         help="the students' width (default: the quick profile's); another width writes "
                              "tuning[-vae]-width-W")
     parser.add_argument("--init", choices=Student.INITS, default="random",
-                        help="where the distilled GAN students' weights start (teacher: cut from the teacher, "
-                             "kdlib.pruning); 'teacher' searches only them and writes tuning-init-teacher...")
+                        help="where the distilled GAN students' weights start (teacher: cut from the teacher, its "
+                             "most important channels; teacher-random-channels: as many drawn at random; "
+                             "kdlib.pruning); either searches only them and writes tuning-init-INIT...")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
-    if args.init == "teacher" and args.family != "gan":
-        parser.error("--init teacher is for the GAN students")
+    if args.init != "random" and args.family != "gan":
+        parser.error(f"--init {args.init} is for the GAN students")
     if len(args.confirm) == 1:
         parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family

@@ -317,15 +317,16 @@ class VAEScratch(Objective):
 class Student:
     """One student: an objective (which fixes the family) at a width in (0, 1) of the teacher's; a GAN student's
     ``upsampling`` is its generator's (``Generator``: "transposed" as the teacher's, or "subpixel"). ``init`` is
-    where its weights start: "random", or "teacher" (a distilled GAN student only: the teacher's most important
-    channels, ``kdlib.pruning.pruned_generator``)."""
+    where its weights start: "random", or (a distilled GAN student only) cut from the teacher, keeping its most
+    important channels ("teacher") or as many drawn at random ("teacher-random-channels", the control):
+    ``kdlib.pruning.pruned_generator``."""
 
     objective: Objective
     width: float
     upsampling: str = "transposed"
     init: str = "random"
 
-    INITS: ClassVar[tuple[str, ...]] = ("random", "teacher")
+    INITS: ClassVar[tuple[str, ...]] = ("random", "teacher", "teacher-random-channels")
 
     def __post_init__(self) -> None:
         if not isinstance(self.objective, Objective):
@@ -336,8 +337,8 @@ class Student:
         build(self.family, 1, self.width, self.upsampling)  # refuses an upsampling its family lacks
         if self.init not in self.INITS:
             raise ValueError(f"init must be one of {self.INITS}, got {self.init!r}")
-        if self.init == "teacher" and (self.family != "gan" or self.objective.name == "scratch"):
-            raise ValueError(f"init='teacher' is for distilled GAN students; a {self.family.upper()} "
+        if self.init != "random" and (self.family != "gan" or self.objective.name == "scratch"):
+            raise ValueError(f"init={self.init!r} is for distilled GAN students; a {self.family.upper()} "
                              f"{self.objective.name} student starts from random weights (init='random')"
                              + (": the scratch baseline never sees the teacher" if self.objective.name == "scratch"
                                 else ""))
@@ -351,7 +352,8 @@ class Student:
         """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
         "GAN 0.12 sub-pixel output (cut from teacher)"."""
         layer = " sub-pixel" if self.upsampling == "subpixel" else ""
-        start = " (cut from teacher)" if self.init == "teacher" else ""
+        start = {"random": "", "teacher": " (cut from teacher)",
+                 "teacher-random-channels": " (cut from teacher, random channels)"}[self.init]
         return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}{start}"
 
     def settings(self) -> dict[str, Any]:
@@ -363,12 +365,13 @@ class Student:
 
     def build(self, latent_dim: int, teacher: nn.Module | None = None, seed: int = 0) -> nn.Module:
         """The untrained student: the teacher's architecture at ``width``, with its ``upsampling``; random weights,
-        or (``init='teacher'``) cut from ``teacher``, ranking its channels on latents drawn with ``seed``."""
+        or cut from ``teacher`` (its channels ranked on latents drawn with ``seed``, or drawn with it)."""
         if self.init == "random":
             return build(self.family, latent_dim, self.width, self.upsampling)
         if teacher is None:
             raise ValueError(f"{self.name} starts from its teacher's channels: pass the teacher to build")
-        return pruned_generator(teacher, self.width, self.upsampling, seed=seed)
+        keep = "important" if self.init == "teacher" else "random"
+        return pruned_generator(teacher, self.width, self.upsampling, seed=seed, keep=keep)
 
 
 def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,

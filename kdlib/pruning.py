@@ -48,11 +48,16 @@ def channel_importance(generator: Generator, latents: int = 2000, seed: int = 0)
     return [activation * _outgoing_norms(reader) for activation, reader in zip(activations, readers, strict=True)]
 
 
+CHOICES = ("important", "random")  # which of the teacher's channels a cut keeps
+
+
 @torch.no_grad()
 def pruned_generator(teacher: Generator, width: float, upsampling: str = "transposed", latents: int = 2000,
-                     seed: int = 0) -> Generator:
+                     seed: int = 0, keep: str = "important") -> Generator:
     """A ``Generator`` of ``width`` (and ``upsampling``) holding the ``teacher``'s most important channels
     (``channel_importance``) with their weights and batch-norm statistics: the teacher with the other channels cut.
+    ``keep='random'`` keeps as many channels drawn at random (seeded by ``seed``) instead: the control that tells
+    whether the ranking matters or any of the teacher's channels would do.
 
     A sub-pixel student takes the teacher's transposed convolutions re-laid out (``as_subpixel``): the kept channels
     compute the same maps in either design. Returned in training mode, as a freshly built network is.
@@ -65,7 +70,12 @@ def pruned_generator(teacher: Generator, width: float, upsampling: str = "transp
     source = as_subpixel(teacher) if upsampling == "subpixel" and teacher.upsampling == "transposed" else teacher
     if source.upsampling != upsampling:
         raise ValueError(f"cannot cut a {upsampling!r} student from a {teacher.upsampling!r} teacher")
+    if keep not in CHOICES:
+        raise ValueError(f"keep must be one of {CHOICES}, got {keep!r}")
     importance = channel_importance(teacher, latents, seed)
+    if keep == "random":
+        draw = torch.Generator().manual_seed(seed)
+        importance = [torch.rand(len(scores), generator=draw).to(scores.device) for scores in importance]
     kept = [scores.topk(_channels(width, base)).indices.sort().values
             for scores, base in zip(importance, (128, 64), strict=True)]
     project, norm_wide, first, norm_narrow, last = _stateful(source)

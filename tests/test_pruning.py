@@ -60,6 +60,21 @@ def test_a_teacher_whose_other_channels_are_silent_is_cut_without_changing_its_i
         torch.testing.assert_close(student.net[2].running_var, teacher.net[2].running_var[wide_kept])
 
 
+def test_a_random_cut_keeps_as_many_channels_drawn_by_its_seed():
+    """The control keeps the teacher's weights of channels drawn at random: the same channels for the same seed,
+    others for another, and not the most important ones."""
+    teacher = teacher_with_structure()
+    important = pruned_generator(teacher, 0.25)
+    drawn = [pruned_generator(teacher, 0.25, seed=seed, keep="random") for seed in (0, 0, 1)]
+    kept = [net.net[2].running_mean for net in (important, *drawn)]
+    assert all(len(k) == 32 for k in kept)
+    assert torch.equal(kept[1], kept[2]) and not torch.equal(kept[1], kept[3]) and not torch.equal(kept[0], kept[1])
+    every_channel = teacher.net[2].running_mean.tolist()
+    assert set(kept[3].tolist()) <= set(every_channel)  # the teacher's own statistics, of other channels
+    with pytest.raises(ValueError, match="keep must be one of"):
+        pruned_generator(teacher, 0.25, keep="smallest")
+
+
 def test_bad_cuts_are_refused():
     teacher = teacher_with_structure()
     with pytest.raises(ValueError, match=r"width must be in \(0, 1\)"):
@@ -81,6 +96,8 @@ def test_students_cut_from_the_teacher(tmp_path):
         student.build(8)
     with pytest.raises(ValueError, match="the scratch baseline never sees the teacher"):
         Student(GANScratch(), 0.12, init="teacher")
+    assert Student(OutputDistillation(), 0.12, init="teacher-random-channels").name == (
+        "GAN 0.12 output (cut from teacher, random channels)")
     with pytest.raises(ValueError, match="init='teacher' is for distilled GAN students"):
         Student(VAEDistillation(), 0.25, init="teacher")
     with pytest.raises(ValueError, match="init must be one of"):
