@@ -66,18 +66,20 @@ def pruned_generator(teacher: Generator, width: float, upsampling: str = "transp
         raise ValueError(f"the teacher must be a kdlib.Generator, got {type(teacher).__name__}")
     if not 0 < width < teacher.width:
         raise ValueError(f"a pruned student's width must be in (0, {teacher.width:g}) (the teacher's), got {width}")
-    student = Generator(teacher.latent_dim, width, upsampling).to(next(teacher.parameters()).device)
+    device = next(teacher.parameters()).device
+    student = Generator(teacher.latent_dim, width, upsampling).to(device)
     source = as_subpixel(teacher) if upsampling == "subpixel" and teacher.upsampling == "transposed" else teacher
     if source.upsampling != upsampling:
         raise ValueError(f"cannot cut a {upsampling!r} student from a {teacher.upsampling!r} teacher")
     if keep not in CHOICES:
         raise ValueError(f"keep must be one of {CHOICES}, got {keep!r}")
-    importance = channel_importance(teacher, latents, seed)
-    if keep == "random":
+    if keep == "important":
+        scores = channel_importance(teacher, latents, seed)
+    else:  # a random ranking: as many channels, drawn by the seed
         draw = torch.Generator().manual_seed(seed)
-        importance = [torch.rand(len(scores), generator=draw).to(scores.device) for scores in importance]
-    kept = [scores.topk(_channels(width, base)).indices.sort().values
-            for scores, base in zip(importance, (128, 64), strict=True)]
+        scores = [torch.rand(norm.num_features, generator=draw) for norm in _stateful(teacher)[1::2]]
+    kept = [ranking.topk(_channels(width, base)).indices.sort().values.to(device)
+            for ranking, base in zip(scores, (128, 64), strict=True)]
     project, norm_wide, first, norm_narrow, last = _stateful(source)
     cut = dict(zip(("project", "norm_wide", "first", "norm_narrow", "last"), _stateful(student), strict=True))
     wide, narrow = kept
