@@ -17,21 +17,15 @@ import argparse
 
 import torch
 
-from kdlib import DATASETS, generated, load, markdown_table, sampler, scale
+from kdlib import DATASETS, generated, load, markdown_table, recognisable_share, sampler, scale
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher
 
-CONFIDENT = 0.9  # kdlib.recognisable_share's threshold
-
-
 def by_class(probabilities: torch.Tensor, classes: int) -> list[tuple[float, float]]:
-    """Per class (the most probable one): (share of its images with probability >= CONFIDENT, its share of all)."""
-    confidence, predicted = probabilities.max(dim=1)
-    rows = []
-    for label in range(classes):
-        mine = predicted == label
-        rows.append(((confidence[mine] >= CONFIDENT).float().mean().item() if mine.any() else float("nan"),
-                     mine.float().mean().item()))
-    return rows
+    """Per class (the most probable one): (share of its images the ruler is confident about, ``recognisable_share``;
+    its share of all images)."""
+    predicted = probabilities.argmax(dim=1)
+    return [(recognisable_share(probabilities[predicted == label]) if (predicted == label).any() else float("nan"),
+             (predicted == label).float().mean().item()) for label in range(classes)]
 
 
 def main() -> None:
@@ -51,16 +45,16 @@ def main() -> None:
             sets[f"{family.upper()} teacher (shipped)"] = generated(sampler(generator, generator.latent_dim, seed=0),
                                                                    args.samples)
     classes = DATASETS[args.dataset].classes
-    columns = {name: by_class(measure.net.embed(images)[1], len(classes))
-               for name, images in sets.items()}
+    probabilities = {name: measure.net.embed(images)[1] for name, images in sets.items()}  # one pass per set
+    columns = {name: by_class(p, len(classes)) for name, p in probabilities.items()}
     rows = [{"class (most probable)": label,
              **{name: f"{confident:.1%} ({share:.1%})" for name, (confident, share) in
                 ((name, column[index]) for name, column in columns.items())}}
             for index, label in enumerate(classes)]
-    overall = {name: (measure.net.embed(images)[1].max(dim=1).values >= CONFIDENT).float().mean().item()
-               for name, images in sets.items()}
+    overall = {name: recognisable_share(p) for name, p in probabilities.items()}
     rows.append({"class (most probable)": "all", **{name: f"{share:.1%}" for name, share in overall.items()}})
-    print(f"{args.dataset}: share of each class's images the shipped ruler is confident about (p >= {CONFIDENT}); "
+    print(f"{args.dataset}: share of each class's images the shipped ruler is confident about (p >= 0.9, "
+          f"kdlib.recognisable_share); "
           f"in brackets the class's share of all images\n")
     print(markdown_table(rows))
     real = overall["real test images"]

@@ -326,7 +326,10 @@ class Student:
     upsampling: str = "transposed"
     init: str = "random"
 
-    INITS: ClassVar[tuple[str, ...]] = ("random", "teacher", "teacher-random-channels")
+    STARTS: ClassVar[dict[str, tuple[str, str | None]]] = {  # init -> (its mark in the name, pruned_generator's keep)
+        "random": ("", None), "teacher": (" (cut from teacher)", "important"),
+        "teacher-random-channels": (" (cut from teacher, random channels)", "random")}
+    INITS: ClassVar[tuple[str, ...]] = tuple(STARTS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.objective, Objective):
@@ -352,8 +355,7 @@ class Student:
         """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
         "GAN 0.12 sub-pixel output (cut from teacher)"."""
         layer = " sub-pixel" if self.upsampling == "subpixel" else ""
-        start = {"random": "", "teacher": " (cut from teacher)",
-                 "teacher-random-channels": " (cut from teacher, random channels)"}[self.init]
+        start = self.STARTS[self.init][0]
         return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}{start}"
 
     def settings(self) -> dict[str, Any]:
@@ -370,8 +372,7 @@ class Student:
             return build(self.family, latent_dim, self.width, self.upsampling)
         if teacher is None:
             raise ValueError(f"{self.name} starts from its teacher's channels: pass the teacher to build")
-        keep = "important" if self.init == "teacher" else "random"
-        return pruned_generator(teacher, self.width, self.upsampling, seed=seed, keep=keep)
+        return pruned_generator(teacher, self.width, self.upsampling, seed=seed, keep=self.STARTS[self.init][1])
 
 
 def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kdlib.models import Generator, _channels, as_subpixel
+from kdlib.models import Generator, as_subpixel
 
 
 def _stateful(generator: Generator) -> list[nn.Module]:
@@ -78,8 +78,8 @@ def pruned_generator(teacher: Generator, width: float, upsampling: str = "transp
     else:  # a random ranking: as many channels, drawn by the seed
         draw = torch.Generator().manual_seed(seed)
         scores = [torch.rand(norm.num_features, generator=draw) for norm in _stateful(teacher)[1::2]]
-    kept = [ranking.topk(_channels(width, base)).indices.sort().values.to(device)
-            for ranking, base in zip(scores, (128, 64), strict=True)]
+    kept = [ranking.topk(norm.num_features).indices.sort().values.to(device)  # as many as the student's layer has
+            for ranking, norm in zip(scores, _stateful(student)[1::2], strict=True)]
     project, norm_wide, first, norm_narrow, last = _stateful(source)
     cut = dict(zip(("project", "norm_wide", "first", "norm_narrow", "last"), _stateful(student), strict=True))
     wide, narrow = kept
