@@ -102,6 +102,9 @@ def main() -> None:
                         help="where the distilled GAN students' weights start (teacher: cut from the teacher, its "
                              "most important channels; teacher-random-channels: as many drawn at random; "
                              "kdlib.pruning); either searches only them and writes tuning-init-INIT...")
+    parser.add_argument("--objectives", nargs="+", metavar="NAME",
+                        help="search only these objectives (e.g. output+adversarial scratch); writes ...-only-NAME-...")
+    parser.add_argument("--device", default="cpu", help="where the students train (cpu | cuda)")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
     if args.init != "random" and args.family != "gan":
@@ -109,10 +112,10 @@ def main() -> None:
     if len(args.confirm) == 1:
         parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family
-    teacher, provenance = shipped_teacher(family, DATASET)
-    measure, _ = shipped_ruler(DATASET, samples=SAMPLES)
+    teacher, provenance = shipped_teacher(family, DATASET, args.device)
+    measure, _ = shipped_ruler(DATASET, device=args.device, samples=SAMPLES)
     train = load(DATASET, "train")
-    held_out, _ = measure.net.embed(scale(train.images[TRAIN:]))
+    held_out, _ = measure.net.embed(scale(train.images[TRAIN:]).to(args.device))
     checkpoints = project_root() / "runs" / "bench-student-tuning" / "checkpoints"
     identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
     quick_epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
@@ -122,18 +125,29 @@ def main() -> None:
     points = configurations(family, args.rates, args.width, args.init)
     if family == "gan" and args.init == "random":
         points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
+    if args.objectives:
+        unknown = set(args.objectives) - {name for name, _, _ in points}
+        if unknown:
+            parser.error(f"--objectives: no objective {sorted(unknown)} here; searched: "
+                         f"{sorted({name for name, _, _ in points})}")
+        points = [point for point in points if point[0] in args.objectives]
 
     def scored(objective: object, seed: int) -> tuple[float, float]:
         """(Fréchet distance to the held-out images, training seconds) of one student; NaN for both if diverged."""
         try:
             student = Student(objective, args.width, upsampling, args.init if objective.name != "scratch" else "random")
             model, trained = train_student(student, teacher, train.images[:TRAIN], train.labels[:TRAIN], epochs, batch,
-                                           seed, checkpoints, identity)
+                                           seed, checkpoints, identity, args.device)
         except DivergedError:
             return float("nan"), float("nan")
+        return distance_of(model), trained.history["seconds"]
+
+    def distance_of(model: torch.nn.Module) -> float:
+        """The Fréchet distance of ``SAMPLES`` samples of ``model`` to the held-out training images."""
         generator = generator_of(model, DATASET)
-        features, _ = measure.net.embed(generated(sampler(generator, model.latent_dim, seed=0), SAMPLES))
-        return frechet_distance(features, held_out), trained.history["seconds"]
+        features, _ = measure.net.embed(generated(sampler(generator, generator.latent_dim, args.device, seed=0),
+                                                  SAMPLES))
+        return frechet_distance(features, held_out)
 
     rows, objectives = [], []
     for name, width, objective in progress(points, desc="configurations"):
@@ -145,7 +159,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = (("tuning" if family == "gan" else "tuning-vae") + ("" if args.init == "random" else f"-init-{args.init}")
             + ("" if args.width == WIDTH else f"-width-{args.width:g}")
-            + ("" if epochs == quick_epochs else f"-epochs-{epochs}"))
+            + ("" if epochs == quick_epochs else f"-epochs-{epochs}")
+            + ("" if not args.objectives else "-only-" + "-".join(args.objectives).replace("+", "_")))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -179,8 +194,8 @@ def main() -> None:
             if row["Fréchet distance (held-out train)"] != row["Fréchet distance (held-out train)"]:  # NaN: diverged
                 ax.annotate("diverged", (row["learning rate"], 0.97), xycoords=("data", "axes fraction"), ha="center",
                             va="top", fontsize=7, color="tab:red")
-        if family == "gan" and name == "scratch" and args.init == "random":
-            previous = next(r for r in rows if r["objective"].startswith("scratch, the previous"))
+        previous = next((r for r in rows if r["objective"].startswith("scratch, the previous")), None)
+        if name == "scratch" and previous:
             ax.axhline(previous["Fréchet distance (held-out train)"], color="gray", linestyle="--", linewidth=1,
                        label="previous recipe (2e-4, no schedule)")
         ax.set_xscale("log")
@@ -196,7 +211,8 @@ def main() -> None:
     print(f"{family.upper()} students (width {args.width:g}, {upsampling}, {args.init} initial weights) of the shipped "
           f"teacher, {epochs} epoch(s) on "
           f"the first {TRAIN:,} training images, batch {batch}, seed {args.seed}; Fréchet distance of {SAMPLES:,} "
-          f"samples to the last {len(train) - TRAIN:,} training images (shipped ruler)\n")
+          f"samples to the last {len(train) - TRAIN:,} training images (shipped ruler); the teacher's samples score "
+          f"{distance_of(teacher):.1f} there\n")
     print(markdown_table(rows))
     print()
     print(markdown_table(summary))

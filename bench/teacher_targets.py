@@ -111,19 +111,26 @@ def main() -> None:
         print(markdown_table(shipped))
 
 
+def target_checks(family: str, quality: dict[str, float], full: float | None) -> dict[str, bool]:
+    """Which of a GAN or VAE teacher's targets (``family``: "GAN" or "VAE") its manifest's ``quality`` meets; the
+    Fréchet distance only against a `full` recipe teacher's ``full``, when known."""
+    targets = GAN if family == "GAN" else VAE
+    checks = {"recognisable": quality["recognisable_vs_real"] >= targets["recognisable"]}
+    if full is not None:
+        checks["Fréchet distance"] = quality["frechet_distance"] <= targets["frechet_vs_full"] * full
+    if family == "GAN":
+        low, high = GAN["class_share"]
+        checks |= {"precision": quality["precision"] >= GAN["precision"], "recall": quality["recall"] >= GAN["recall"],
+                   "class shares": low <= quality["smallest_class_share"] and quality["largest_class_share"] <= high}
+    return checks
+
+
 def shipped_teacher_targets(name: str, full: dict[str, float]) -> dict[str, object]:
     """A shipped GAN or VAE teacher's manifest (measured on the shipped ruler) against its targets; the Fréchet
     distance against ``full``'s teacher of the family when that run was given."""
     _, manifest = verify(name)
     quality, family = manifest.quality, manifest.kind.upper()
-    targets = GAN if family == "GAN" else VAE
-    checks = {"recognisable": quality["recognisable_vs_real"] >= targets["recognisable"]}
-    if family in full:
-        checks["Fréchet distance"] = quality["frechet_distance"] <= targets["frechet_vs_full"] * full[family]
-    if family == "GAN":
-        low, high = GAN["class_share"]
-        checks |= {"precision": quality["precision"] >= GAN["precision"], "recall": quality["recall"] >= GAN["recall"],
-                   "class shares": low <= quality["smallest_class_share"] and quality["largest_class_share"] <= high}
+    checks = target_checks(family, quality, full.get(family))
     return {"shipped teacher": name, "Fréchet distance": quality["frechet_distance"],
             "vs full recipe's": f"{quality['frechet_distance'] / full[family]:.2f}x" if family in full else "no full run",
             "precision": quality["precision"], "recall": quality["recall"],
@@ -131,7 +138,6 @@ def shipped_teacher_targets(name: str, full: dict[str, float]) -> dict[str, obje
             "class shares": f"{quality['smallest_class_share']:.1%} to {quality['largest_class_share']:.1%}",
             "met": ", ".join(k for k, ok in checks.items() if ok) or "none",
             "not met": ", ".join(k for k, ok in checks.items() if not ok) or "none"}
-
 
 if __name__ == "__main__":
     main()

@@ -37,19 +37,19 @@ def fixed_latents(latent_dim: int, seed: int, device: torch.device | str = "cpu"
 
 
 def train_gan(images: torch.Tensor, checkpoints: Path, *, dataset: str, epochs: int, batch_size: int,
-              learning_rate: float, seed: int, device: torch.device | str = "cpu", snapshots_per_epoch: int = 4,
-              fresh: bool = False) -> tuple[Generator, Discriminator, Trained]:
-    """A DCGAN teacher (``Generator`` and ``Discriminator`` at width 1) trained on the uint8 ``images`` (all of
-    them), or loaded from ``checkpoints`` when a run of exactly these settings is there.
+              learning_rate: float, seed: int, width: float = 1.0, device: torch.device | str = "cpu",
+              snapshots_per_epoch: int = 4, fresh: bool = False) -> tuple[Generator, Discriminator, Trained]:
+    """A DCGAN teacher (``Generator`` and ``Discriminator``, both at ``width``) trained on the uint8 ``images`` (all
+    of them), or loaded from ``checkpoints`` when a run of exactly these settings is there.
 
     Both players use Adam with beta1 = 0.5 at ``learning_rate``, held for the first half of the steps and then
     decayed linearly to 0 (``hold_then_decay``); one ``gan_step`` per batch of ``batch_size`` real images.
     """
     settings = {"name": "gan_teacher", "dataset": dataset, "train_size": len(images), "epochs": epochs,
                 "batch_size": batch_size, "learning_rate": learning_rate, "schedule": "hold, then linear to 0",
-                "seed": seed, "latent_dim": GAN_LATENT, "width": 1.0}
+                "seed": seed, "latent_dim": GAN_LATENT, "width": width}
     seed_everything(seed)
-    generator, discriminator = Generator(GAN_LATENT, 1.0).to(device), Discriminator(1.0).to(device)
+    generator, discriminator = Generator(GAN_LATENT, width).to(device), Discriminator(width).to(device)
     batches = Batches(images, torch.zeros(len(images)), batch_size, seed=seed, value_range=GAN_PIXELS,
                       drop_last=True, device=device)
     optimizers = {name: torch.optim.Adam(net.parameters(), lr=learning_rate, betas=(0.5, 0.999))

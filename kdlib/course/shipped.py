@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,15 +97,15 @@ def recipe_dict(recipe: Recipe) -> dict[str, Any]:
 
 def git_commit() -> str:
     """The checkout's commit, with ``+dirty`` when the code that trains (``kdlib/``, ``pyproject.toml``) has
-    uncommitted changes."""
+    uncommitted changes; outside a git checkout (a copy of the tree on another machine), ``$KDLIB_COMMIT``."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
         dirty = git("status", "--porcelain", "--", "kdlib", "pyproject.toml")
         return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+    except (OSError, subprocess.CalledProcessError):  # a copy of the tree: the commit it was copied from, if said
+        return os.environ.get("KDLIB_COMMIT", "unknown (not a git checkout)")
 
 
 def _train_ruler(recipe: Recipe, work: Path, device: torch.device) -> tuple[nn.Module, Path]:
@@ -227,7 +228,8 @@ class Kind:
 KINDS = {"ruler": Kind(_train_ruler, lambda recipe: FeatureNet(10), torch.float32, _ruler_quality),
          "classifier": Kind(_train_classifier, lambda recipe: MLP(**TEACHER_MLP), torch.float16,
                             _classifier_quality),
-         "gan": Kind(_generative, lambda recipe: Generator(GAN_LATENT, 1.0), torch.float32, _generative_quality),
+         "gan": Kind(_generative, lambda recipe: Generator(GAN_LATENT, recipe.settings.get("width", 1.0)), torch.float32,
+                     _generative_quality),
          "vae": Kind(_generative, lambda recipe: VAE(VAE_LATENT, 1.0), torch.float32, _generative_quality),
          "flow": Kind(_train_flow, lambda recipe: Velocity(VAE_LATENT), torch.float32, _flow_quality)}
 
@@ -388,13 +390,16 @@ def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Meas
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
-                 replace: bool = False) -> Manifest:
+                 replace: bool = False, candidate: Recipe | None = None) -> Manifest:
     """Train recipe ``name`` in ``work`` (resumable) and ship it into ``folder`` with its manifest.
 
     A shipped file that verifies against today's recipe is kept and said so; any other existing file is
-    replaced only with ``replace=True``.
+    replaced only with ``replace=True``. ``candidate``: another recipe of that name to try instead
+    (``bench/gan_teacher_recipes.py``); its file loads only once ``RECIPES`` says the same.
     """
-    recipe = _recipe(name)
+    recipe = candidate or _recipe(name)
+    if recipe.name != name:
+        raise ValueError(f"the candidate recipe is named {recipe.name!r}, not {name!r}")
     target, manifest_path = folder / f"{name}.pt", folder / f"{name}.json"
     if not replace and (target.exists() or manifest_path.exists()):
         try:
