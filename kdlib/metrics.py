@@ -134,7 +134,7 @@ def class_statistics(probabilities: torch.Tensor, data_distribution: torch.Tenso
     ``exp(mean_x KL(p(y|x) || p(y)))`` with ``p(y)`` the mean of ``p(y|x)``; it runs
     from 1 (every sample the same, or every sample ambiguous) to the number of classes.
     """
-    p = probabilities.detach().to(torch.float64)
+    p = probabilities.detach().to(torch.float64).cpu()
     if p.dim() != 2 or (p < 0).any() or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
         raise ValueError("probabilities must be N x classes, each row a distribution (softmax of the logits)")
     classes = p.shape[1]

@@ -237,6 +237,40 @@ def test_a_tiny_generative_recipe_ships_the_weights_it_trained_and_measures_them
     assert manifest.quality["smallest_class_share"] <= 0.1 <= manifest.quality["largest_class_share"]
 
 
+def test_a_candidate_gan_recipe_of_another_width_trains_both_players_wider_and_loads_only_once_it_is_the_recipe(
+        tmp_path, monkeypatch):
+    if not available("fashion-mnist"):
+        pytest.skip("fashion-mnist is not available here")
+    today = Recipe("gan-tiny", "gan", "fashion-mnist", {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3,
+                                                        "seed": 0, "train_size": 128}, eval_samples=300)
+    monkeypatch.setitem(config.RECIPES, today.name, today)
+    wider = Recipe(today.name, "gan", "fashion-mnist", today.settings | {"width": 2.0}, eval_samples=300)
+    with pytest.raises(ValueError, match="named 'gan-tiny', not 'gan-other'"):
+        shipped.make_shipped("gan-other", tmp_path / "work", tmp_path / "candidate", "cpu", candidate=wider)
+    manifest = shipped.make_shipped(today.name, tmp_path / "work", tmp_path / "candidate", "cpu", candidate=wider)
+    assert manifest.settings["width"] == 2.0
+    state = load_checkpoint(next((tmp_path / "work").glob("gan_teacher_*.pt")))
+    assert state["settings"]["width"] == 2.0
+    assert state["modules"]["generator"]["net.1.weight"].shape == (64, 256, 7, 7)  # 2 x 128 channels at 7 x 7
+    assert state["modules"]["discriminator"]["features.0.weight"].shape[0] == 2 * 32  # the discriminator is wider too
+    with pytest.raises(RecordError, match="gan-tiny"):  # today's recipe says width 1: the candidate is refused
+        shipped.load_shipped(today.name, tmp_path / "candidate")
+    monkeypatch.setitem(config.RECIPES, today.name, wider)  # once the recipe says so, it loads as a shipped file
+    model, loaded = shipped.load_shipped(today.name, tmp_path / "candidate")
+    assert loaded == manifest and model.width == 2.0
+    assert all(torch.equal(state["modules"]["generator"][k], v) for k, v in model.state_dict().items())
+
+
+def test_a_manifest_made_outside_a_git_checkout_takes_its_commit_from_kdlib_commit(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise OSError("git: not found")
+    monkeypatch.setattr(shipped.subprocess, "run", no_git)
+    monkeypatch.delenv("KDLIB_COMMIT", raising=False)
+    assert shipped.git_commit() == "unknown (not a git checkout)"
+    monkeypatch.setenv("KDLIB_COMMIT", "a" * 40)
+    assert shipped.git_commit() == "a" * 40
+
+
 def test_a_tiny_flow_recipe_ships_its_velocity_network_and_names_its_vae(tmp_path, monkeypatch):
     if not available("fashion-mnist"):
         pytest.skip("fashion-mnist is not available here")
