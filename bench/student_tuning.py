@@ -28,8 +28,12 @@ at random, the control), the scratch GAN's points being those of the default sea
 ``tuning-init-INIT...``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
+``--objectives NAME ...`` searches only those objectives (``...-only-NAME...``), e.g. a long run of two of them;
+``--device cuda`` trains on a GPU. The teacher's own samples are scored the same way, as the floor a student aims at.
+
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
-[--width 0.12] [--epochs N] [--init random|teacher|teacher-random-channels] [--confirm 0 1 2]``
+[--width 0.12] [--epochs N] [--init random|teacher|teacher-random-channels] [--confirm 0 1 2] [--objectives NAME ...]
+[--device cpu]``
 """
 
 from __future__ import annotations

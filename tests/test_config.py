@@ -47,6 +47,10 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
     ({"train_size": 58_000, "validation_size": 5_000}, r"overlap in the 60,000 training images: lower train_size to "
                                                        r"at most 55000"),
     ({"teachers": "downloaded"}, r"teachers='downloaded' is not one of \['shipped', 'run'\]"),
+    ({"profile": "quick", "student_widths": [0.12, 0.25]},
+     r"distill_learning_rate=\[0.001\] gives 1 rate\(s\) for the 2 width\(s\) of student_widths=\[0.12, 0.25\]: give one "
+     r"rate per width"),
+    ({"adversarial_learning_rate": 1e-2}, "must be of type list"),
 ])
 def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
     with pytest.raises(ValueError, match=message):
@@ -115,3 +119,18 @@ def test_each_family_has_its_own_student_widths(tmp_path):
     assert cfg.widths("gan") == SETTINGS["student_widths"].quick and cfg.widths("vae") == [0.5]
     with pytest.raises(ValueError, match="family 'flow' has no students; expected 'gan' or 'vae'"):
         cfg.widths("flow")
+
+
+def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
+    cfg = configure({"profile": "full", "run_dir": str(tmp_path), "student_widths": [0.5, 0.12],
+                     "distill_learning_rate": [2e-3, 1e-3], "adversarial_learning_rate": [1e-3, 1e-2],
+                     "features_learning_rate": [3e-3, 4e-3], "scratch_learning_rate": [5e-3, 6e-3]})
+    assert [cfg.gan_rate("adversarial", w) for w in (0.12, 0.5)] == [1e-2, 1e-3]  # by place, not by order of size
+    assert cfg.gan_rate("scratch", 0.12) == 6e-3 and cfg.gan_rate("distill", 0.5) == 2e-3
+    with pytest.raises(ValueError, match=r"width 0.25 is not one of student_widths \[0.5, 0.12\]"):
+        cfg.gan_rate("features", 0.25)
+    with pytest.raises(ValueError, match="objective 'output' has no GAN learning rate"):
+        cfg.gan_rate("output", 0.12)
+    full = configure({"profile": "full", "run_dir": str(tmp_path)})
+    assert all(len(getattr(full, f"{o}_learning_rate")) == len(full.student_widths) for o in
+               ("distill", "adversarial", "features", "scratch"))

@@ -76,6 +76,14 @@ class Setting:
         return [float(v) for v in value] if self.kind is list else value
 
 
+GAN_OBJECTIVES = ("distill", "adversarial", "features", "scratch")  # <objective>_learning_rate: one rate per width
+PER_WIDTH = "one per width of student_widths, in its order"
+# The full profile's GAN students (widths 0.12, 0.25, 0.5): each objective's best rate at each width, one epoch
+# (bench/student_tuning.py --init teacher [--width W]; the scratch GAN's: --width W, docs/results/student-tuning).
+FULL_RATES = {"distill": [1e-3, 1e-3, 1e-3], "adversarial": [1e-2, 1e-3, 1e-3], "features": [3e-3, 3e-3, 1e-3],
+              "scratch": [1e-2, 1e-2, 1e-2]}
+
+
 SETTINGS: dict[str, Setting] = {
     "dataset": Setting("data set to train and evaluate on", str,
                        "fashion-mnist", "fashion-mnist", "fashion-mnist",
@@ -156,18 +164,20 @@ SETTINGS: dict[str, Setting] = {
     "gan_student_init": Setting("where a distilled GAN student's weights start: 'teacher' (cut from the teacher: its "
                                 "most important channels, kdlib.pruning) or 'random'; scratch students start from "
                                 "random weights", str, "teacher", "teacher", "teacher", choices=Student.INITS),
-    # The GAN students' learning rates, each cosine-annealed to 0: one search per objective on the same grid
-    # (bench/student_tuning.py, quick recipe, scored on held-out training images; docs/results/student-tuning):
-    # the distilled students' with the initial weights above (--init teacher; from random weights each objective's
-    # best rate is its class default), the scratch students' from random weights.
-    "distill_learning_rate": Setting("Adam's learning rate for output-distilled GAN students", float,
-                                     1e-3, 1e-3, 1e-3, low=1e-6, high=1.0),
-    "adversarial_learning_rate": Setting("Adam's learning rate for output+adversarial GAN students' generator", float,
-                                         1e-2, 1e-2, 1e-2, low=1e-6, high=1.0),
-    "features_learning_rate": Setting("Adam's learning rate for output+features GAN students", float,
-                                      3e-3, 3e-3, 3e-3, low=1e-6, high=1.0),
-    "scratch_learning_rate": Setting("Adam's learning rate for both players of the scratch GAN students", float,
-                                     *[GANScratch.learning_rate] * 3, low=1e-6, high=1.0),
+    # The GAN students' learning rates, one per width of student_widths, each cosine-annealed to 0: one search per
+    # objective and width on the same grid (bench/student_tuning.py [--width W], quick recipe, scored on held-out
+    # training images; docs/results/student-tuning): the distilled students' with the initial weights above (--init
+    # teacher), the scratch students' from random weights. FULL_RATES holds the full profile's widths.
+    "distill_learning_rate": Setting(f"Adam's learning rate for output-distilled GAN students, {PER_WIDTH}", list,
+                                     [1e-3], [1e-3], FULL_RATES["distill"], low=1e-6, high=1.0, nonempty=True),
+    "adversarial_learning_rate": Setting("Adam's learning rate for output+adversarial GAN students' generator, "
+                                         f"{PER_WIDTH}", list, [1e-2], [1e-2], FULL_RATES["adversarial"],
+                                         low=1e-6, high=1.0, nonempty=True),
+    "features_learning_rate": Setting(f"Adam's learning rate for output+features GAN students, {PER_WIDTH}", list,
+                                      [3e-3], [3e-3], FULL_RATES["features"], low=1e-6, high=1.0, nonempty=True),
+    "scratch_learning_rate": Setting(f"Adam's learning rate for both players of the scratch GAN students, {PER_WIDTH}",
+                                     list, [GANScratch.learning_rate], [GANScratch.learning_rate],
+                                     FULL_RATES["scratch"], low=1e-6, high=1.0, nonempty=True),
     # The VAE students' learning rates: one search per objective at width 0.25 on the same grid, 1e-3 to 1e-1, with
     # the posterior fraction and beta below (bench/student_tuning.py --family vae --width 0.25: 2e-2 for both, neither
     # at an edge; the distilled student diverges at 3e-2). The `full` profile, whose students are up to width 0.5,
@@ -291,6 +301,16 @@ class Config:
             raise ValueError(f"family {family!r} has no students; expected 'gan' or 'vae'")
         return self.student_widths if family == "gan" else self.vae_student_widths
 
+    def gan_rate(self, objective: str, width: float) -> float:
+        """The learning rate of the GAN students of ``objective`` (one of ``GAN_OBJECTIVES``) at ``width``: the entry
+        of ``<objective>_learning_rate`` at the place of ``width`` in ``student_widths``."""
+        if objective not in GAN_OBJECTIVES:
+            raise ValueError(f"objective {objective!r} has no GAN learning rate; expected one of {GAN_OBJECTIVES}")
+        if width not in self.student_widths:
+            raise ValueError(f"width {width} is not one of student_widths {self.student_widths}: the profile gives "
+                             f"learning rates for those widths only")
+        return self.values[f"{objective}_learning_rate"][self.student_widths.index(width)]
+
     def parameters(self) -> dict[str, Any]:
         """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the
         settings the notebook was given (its parameters cell, or papermill's ``-p``); every other setting is
@@ -343,6 +363,12 @@ def check_together(values: dict[str, Any]) -> None:
         raise ValueError(f"train_size={values.get('train_size')} and validation_size={values['validation_size']} "
                          f"overlap in the 60,000 training images: lower train_size to at most "
                          f"{60_000 - values['validation_size']}")
+    widths = values.get("student_widths")
+    for name in (f"{objective}_learning_rate" for objective in GAN_OBJECTIVES):
+        if widths is not None and name in values and len(values[name]) != len(widths):
+            raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
+                             f"{len(widths)} width(s) of student_widths={widths}: give one rate per width, in the "
+                             f"same order")
     sweep = {k: values[k] for k in ("sweep_temperatures", "sweep_alphas") if k in values}
     if len(sweep) == 2 and bool(sweep["sweep_temperatures"]) != bool(sweep["sweep_alphas"]):
         raise ValueError(f"the T x alpha sweep needs both lists or neither, got {sweep}: one empty list "
