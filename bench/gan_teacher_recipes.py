@@ -94,5 +94,6 @@ def main() -> None:
                 writer.writeheader()
             writer.writerows(rows)
 
+
 if __name__ == "__main__":
     main()
