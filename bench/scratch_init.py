@@ -22,13 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kdlib import Batches, GANScratch, Generator, fit, generated, load, markdown_table, sampler, scale
-from kdlib.course import shipped_ruler
-from kdlib.course.config import SETTINGS
-from kdlib.metrics import frechet_distance
-from kdlib.store import project_root
+from student_tuning import SAMPLES, TRAIN, held_out_scorer
 
-DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
+from kdlib import Batches, GANScratch, Generator, fit, markdown_table
+from kdlib.course.config import SETTINGS
+from kdlib.store import project_root
 RESULTS = project_root() / "docs" / "results" / "student-tuning"
 
 
@@ -58,9 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[3e-3, 1e-2, 3e-2, 1e-1])
     args = parser.parse_args()
-    measure, _ = shipped_ruler(DATASET, samples=SAMPLES)
-    train = load(DATASET, "train")
-    held_out, _ = measure.net.embed(scale(train.images[TRAIN:]))
+    train, distance_of = held_out_scorer()
     width, batch = SETTINGS["student_widths"].quick[0], SETTINGS["gan_batch_size"].quick
     checkpoints = project_root() / "runs" / "bench-scratch-init" / "checkpoints"
 
@@ -73,8 +69,7 @@ def main() -> None:
             dcgan_start(module)
         settings = {"start": "dcgan", "learning_rate": rate, "seed": seed, "width": width, "train_size": TRAIN}
         fit(training, 1, Path(checkpoints), "scratch_dcgan_start", settings, description=f"scratch, DCGAN start, {rate:g}")
-        features, _ = measure.net.embed(generated(sampler(student.eval(), 64, seed=0), SAMPLES))
-        return frechet_distance(features, held_out)
+        return distance_of(student.eval())
 
     grid, default_best = default_start()
     rows = [{"learning rate": rate, "default start (seed 0)": grid.get(rate, float("nan")),

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -53,6 +54,7 @@ from kdlib import (DivergedError, GANScratch, OutputAdversarial, OutputDistillat
                    Student, VAEDistillation, VAEScratch, generated, load, markdown_table, sampler, scale,
                    train_student)
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher  # noqa: E402
+from kdlib.data import Split  # noqa: E402
 from kdlib.course.config import SETTINGS  # noqa: E402
 from kdlib.metrics import frechet_distance  # noqa: E402
 from kdlib.progress import progress  # noqa: E402
@@ -62,6 +64,20 @@ DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH, UPSAMPLING = SETTINGS["student_widths"].quick[0], SETTINGS["gan_student_upsampling"].quick
 POSTERIOR_FRACTIONS, KL_WEIGHTS = (0.0, 0.25, 0.5, 1.0), (0.06, 0.125, 0.25, 1.0)
 SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the second column searched
+
+
+def held_out_scorer(device: torch.device | str = "cpu") -> tuple[Split, Callable[[torch.nn.Module], float]]:
+    """The training set and ``distance_of(model)``: the Fréchet distance of ``SAMPLES`` samples of ``model`` (seed 0;
+    a VAE from its ex-post prior) to the last training images, held out from every student, on the shipped ruler."""
+    measure, _ = shipped_ruler(DATASET, device=device, samples=SAMPLES)
+    train = load(DATASET, "train")
+    held_out, _ = measure.net.embed(scale(train.images[TRAIN:]).to(device))
+
+    def distance_of(model: torch.nn.Module) -> float:
+        generator = generator_of(model, DATASET)
+        features, _ = measure.net.embed(generated(sampler(generator, generator.latent_dim, device, seed=0), SAMPLES))
+        return frechet_distance(features, held_out)
+    return train, distance_of
 
 
 def configurations(family: str, rates: list[float], width: float, init: str = "random"
@@ -117,9 +133,7 @@ def main() -> None:
         parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family
     teacher, provenance = shipped_teacher(family, DATASET, args.device)
-    measure, _ = shipped_ruler(DATASET, device=args.device, samples=SAMPLES)
-    train = load(DATASET, "train")
-    held_out, _ = measure.net.embed(scale(train.images[TRAIN:]).to(args.device))
+    train, distance_of = held_out_scorer(args.device)
     checkpoints = project_root() / "runs" / "bench-student-tuning" / "checkpoints"
     identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
     quick_epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
@@ -145,13 +159,6 @@ def main() -> None:
         except DivergedError:
             return float("nan"), float("nan")
         return distance_of(model), trained.history["seconds"]
-
-    def distance_of(model: torch.nn.Module) -> float:
-        """The Fréchet distance of ``SAMPLES`` samples of ``model`` to the held-out training images."""
-        generator = generator_of(model, DATASET)
-        features, _ = measure.net.embed(generated(sampler(generator, generator.latent_dim, args.device, seed=0),
-                                                  SAMPLES))
-        return frechet_distance(features, held_out)
 
     rows, objectives = [], []
     for name, width, objective in progress(points, desc="configurations"):
