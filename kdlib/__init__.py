@@ -4,7 +4,7 @@ one idea per module, all on this face. The course machinery is the wing ``kdlib.
 
 from kdlib.batches import Batches, scale
 from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified,
-                               train_classifier)
+                               teacher_soft_labels, train_classifier)
 from kdlib.cost import (LayerTime, interleaved_speed, layer_times, macs_per_image, parameter_count, speed,
                         steady_heap)
 from kdlib.data import DATASETS, DataError, DataNotFoundError, load
@@ -46,6 +46,7 @@ __all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "chann
     "pruned_generator", "Quality",
     "quality_against", "recognisable_share", "render", "Ruler", "ruler", "ruler_of", "sampler", "save_checkpoint",
     "scale", "seed_everything", "settings_digest", "snapshots", "soft_labels", "soften", "speed", "steady_heap",
-    "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "train_classifier",
+    "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "teacher_soft_labels",
+    "train_classifier",
     "train_gan", "train_student", "train_vae", "Trained", "Training", "update", "VAE", "VAE_LATENT", "vae_losses",
     "vae_step", "VAEDistillation", "VAEScratch"]

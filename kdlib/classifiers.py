@@ -38,6 +38,20 @@ def soft_labels(teacher_logits: torch.Tensor, labels: torch.Tensor, temperature:
     return loss
 
 
+def teacher_soft_labels(teacher: torch.nn.Module, labels: torch.Tensor, temperature: float, alpha: float) -> Loss:
+    """Hinton's distillation loss against the teacher's logits of the very images in the batch, computed as the
+    student trains: when the images are shifted (``jitter``), the targets follow the shift. Beyer et al. (2022) call
+    this *consistent* teaching; a table of logits of the unshifted images (``soft_labels``) would describe other
+    images than the student sees."""
+    teacher.eval()
+
+    def loss(logits: torch.Tensor, images: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            targets = teacher(images)
+        return distillation_loss(logits, targets, labels[rows], temperature, alpha)
+    return loss
+
+
 def train_classifier(name: str, architecture: dict[str, Any], images: torch.Tensor, loss: Loss, epochs: int,
                      checkpoints: Path, *, dataset: str, batch_size: int, learning_rate: float, seed: int,
                      jitter: int = 0, device: torch.device | str = "cpu", extra_settings: dict[str, Any] | None = None,

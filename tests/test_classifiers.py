@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import kdlib
-from kdlib.classifiers import STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified, train_classifier
+from kdlib.classifiers import (STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified, teacher_soft_labels,
+                               train_classifier)
 from kdlib.store import load_checkpoint
 
 
@@ -29,6 +30,25 @@ def test_the_losses_look_up_the_rows_of_the_batch():
                                         reduction="batchmean")
                 + (1 - alpha) * F.cross_entropy(logits, labels[rows]))
     assert torch.allclose(soft_labels(teacher_logits, labels, T, alpha)(logits, None, rows), expected)
+
+
+def test_teacher_soft_labels_asks_the_teacher_about_the_images_of_the_batch():
+    generator = torch.Generator().manual_seed(2)
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(16, 10))
+    teacher.train()  # the loss must put it in evaluation mode: dropout would make its targets random
+    labels = torch.randint(0, 10, (30,), generator=generator)
+    images = torch.rand(30, 1, 4, 4, generator=generator)
+    rows = torch.tensor([3, 8, 29])
+    shifted = torch.roll(images[rows], 1, dims=-1)  # what a jittered batch holds: not the stored images
+    logits = torch.randn(3, 10, generator=generator, requires_grad=True)
+    loss = teacher_soft_labels(teacher, labels, 20.0, 0.5)(logits, shifted, rows)
+    assert not teacher.training
+    with torch.no_grad():
+        on_shifted, on_stored = teacher(shifted), teacher(images[rows])
+    assert torch.allclose(loss, soft_labels(on_shifted, labels[rows], 20.0, 0.5)(logits, None, torch.arange(3)))
+    assert not torch.allclose(loss, soft_labels(on_stored, labels[rows], 20.0, 0.5)(logits, None, torch.arange(3)))
+    loss.backward()
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher is not trained through the loss
 
 
 def test_misclassified_counts_the_wrong_argmax():
