@@ -22,7 +22,7 @@ objective, the best configuration and whether it lies at an edge of the grid.
 
 ``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
 ``tuning[-vae]-width-W.csv`` and ``.png``; ``--epochs N`` trains every student N epochs (the `full` profile's
-GAN students train 4) and writes ``...-epochs-N``; ``--init teacher`` searches the distilled GAN students cut from
+GAN students train 4, its VAE students 10) and writes ``...-epochs-N``; ``--init teacher`` searches the distilled GAN students cut from
 the teacher (``kdlib.pruning``: its most important channels kept; ``--init teacher-random-channels``, as many drawn
 at random, the control), the scratch GAN's points being those of the default search, and writes
 ``tuning-init-INIT...``. ``--confirm 0 1 2`` trains each objective's best configuration again

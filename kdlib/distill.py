@@ -263,8 +263,8 @@ class VAEDistillation(Objective):
 
     family = "vae"
     name = "distilled"
-    learning_rate: float = 3e-2  # bench/student_tuning.py --family vae searched both settings on one grid (width
-    # 0.12; at width 0.25 it diverges and the search chose 2e-2: the profiles' vae_distill_learning_rate)
+    learning_rate: float = 3e-2  # bench/student_tuning.py --family vae searched both settings on one grid at width
+    # 0.12; other widths need other rates (2e-2 at 0.25): the profiles' vae_distill_learning_rate, one per width
     posterior_fraction: float = 1.0
 
     def __post_init__(self) -> None:

@@ -51,6 +51,8 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
      r"distill_learning_rate=\[0.001\] gives 1 rate\(s\) for the 2 width\(s\) of student_widths=\[0.12, 0.25\]: give one "
      r"rate per width"),
     ({"adversarial_learning_rate": 1e-2}, "must be of type list"),
+    ({"profile": "quick", "vae_student_widths": [0.25, 0.5]},
+     r"vae_distill_learning_rate=\[0.02\] gives 1 rate\(s\) for the 2 width\(s\) of vae_student_widths=\[0.25, 0.5\]"),
 ])
 def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
     with pytest.raises(ValueError, match=message):
@@ -121,6 +123,16 @@ def test_each_family_has_its_own_student_widths(tmp_path):
         cfg.widths("flow")
 
 
+def test_each_vae_student_width_takes_its_own_learning_rate(tmp_path):
+    cfg = configure({"profile": "quick", "run_dir": str(tmp_path), "vae_student_widths": [0.5, 0.12],
+                     "vae_distill_learning_rate": [1e-2, 3e-2], "vae_scratch_learning_rate": [5e-3, 2e-2]})
+    assert [cfg.vae_rate("distill", w) for w in (0.12, 0.5)] == [3e-2, 1e-2]  # by place, not by order of size
+    assert cfg.vae_rate("scratch", 0.5) == 5e-3
+    with pytest.raises(ValueError, match=r"objective 'adversarial' has no VAE learning rate; expected one of "
+                                         r"\('distill', 'scratch'\)"):
+        cfg.vae_rate("adversarial", 0.12)
+
+
 def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
     cfg = configure({"profile": "full", "run_dir": str(tmp_path), "student_widths": [0.5, 0.12],
                      "distill_learning_rate": [2e-3, 1e-3], "adversarial_learning_rate": [1e-3, 1e-2],
@@ -131,6 +143,10 @@ def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
         cfg.gan_rate("features", 0.25)
     with pytest.raises(ValueError, match="objective 'output' has no GAN learning rate"):
         cfg.gan_rate("output", 0.12)
+    with pytest.raises(ValueError, match=r"width 0.12 is not one of vae_student_widths \[0.25\]"):
+        configure({"profile": "quick", "run_dir": str(tmp_path)}).vae_rate("distill", 0.12)
     full = configure({"profile": "full", "run_dir": str(tmp_path)})
+    assert all(len(getattr(full, f"vae_{o}_learning_rate")) == len(full.vae_student_widths) for o in
+               ("distill", "scratch"))
     assert all(len(getattr(full, f"{o}_learning_rate")) == len(full.student_widths) for o in
                ("distill", "adversarial", "features", "scratch"))

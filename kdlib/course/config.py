@@ -76,12 +76,20 @@ class Setting:
         return [float(v) for v in value] if self.kind is list else value
 
 
-GAN_OBJECTIVES = ("distill", "adversarial", "features", "scratch")  # <objective>_learning_rate: one rate per width
+# Each family's objectives with a learning rate per student width: the setting "<prefix><objective>_learning_rate"
+# holds one rate per entry of the family's widths setting, in its order.
+STUDENT_RATES = {"gan": ("", "student_widths", ("distill", "adversarial", "features", "scratch")),
+                 "vae": ("vae_", "vae_student_widths", ("distill", "scratch"))}
 PER_WIDTH = "one per width of student_widths, in its order"
+PER_VAE_WIDTH = "one per width of vae_student_widths, in its order"
 # The full profile's GAN students (widths 0.12, 0.25, 0.5): each objective's best rate at each width, one epoch
 # (bench/student_tuning.py --init teacher [--width W]; the scratch GAN's: --width W, docs/results/student-tuning).
 FULL_RATES = {"distill": [1e-3, 1e-3, 1e-3], "adversarial": [1e-2, 1e-3, 1e-3], "features": [3e-3, 3e-3, 1e-3],
               "scratch": [1e-2, 1e-2, 1e-2]}
+# The full profile's VAE students (widths 0.12, 0.25, 0.5): each objective's best rate at each width in the full
+# profile's 10 epochs (bench/student_tuning.py --family vae --epochs 10 [--width W], docs/results/student-tuning/
+# tuning-vae*-epochs-10*): rates chosen in two epochs can diverge in ten (the distilled student of width 0.25 at 2e-2).
+FULL_VAE_RATES = {"distill": [3e-2, 1e-2, 5e-3], "scratch": [3e-2, 2e-2, 1e-2]}
 
 
 SETTINGS: dict[str, Setting] = {
@@ -178,19 +186,22 @@ SETTINGS: dict[str, Setting] = {
     "scratch_learning_rate": Setting(f"Adam's learning rate for both players of the scratch GAN students, {PER_WIDTH}",
                                      list, [GANScratch.learning_rate], [GANScratch.learning_rate],
                                      FULL_RATES["scratch"], low=1e-6, high=1.0, nonempty=True),
-    # The VAE students' learning rates: one search per objective at width 0.25 on the same grid, 1e-3 to 1e-1, with
-    # the posterior fraction and beta below (bench/student_tuning.py --family vae --width 0.25: 2e-2 for both, neither
-    # at an edge; the distilled student diverges at 3e-2). The `full` profile, whose students are up to width 0.5,
-    # takes 1e-2 for both (not searched at 0.12 or 0.5).
-    "vae_distill_learning_rate": Setting("Adam's learning rate for the distilled VAE students", float,
-                                         2e-2, 2e-2, 1e-2, low=1e-6, high=1.0),
-    "vae_scratch_learning_rate": Setting("Adam's learning rate for the scratch VAE students", float,
-                                         2e-2, 2e-2, 1e-2, low=1e-6, high=1.0),
+    # The VAE students' learning rates, one per width of vae_student_widths, each cosine-annealed to 0: one search per
+    # objective and width on the same grid, with the posterior fraction and beta below (bench/student_tuning.py
+    # --family vae --width 0.25: 2e-2 for both, neither at an edge of its grid). FULL_VAE_RATES holds the full profile's.
+    "vae_distill_learning_rate": Setting(f"Adam's learning rate for the distilled VAE students, {PER_VAE_WIDTH}", list,
+                                         [2e-2], [2e-2], FULL_VAE_RATES["distill"], low=1e-6, high=1.0,
+                                         nonempty=True),
+    "vae_scratch_learning_rate": Setting(f"Adam's learning rate for the scratch VAE students, {PER_VAE_WIDTH}", list,
+                                         [2e-2], [2e-2], FULL_VAE_RATES["scratch"], low=1e-6, high=1.0,
+                                         nonempty=True),
     "vae_posterior_fraction": Setting("share of a distilled VAE student's decoder batch drawn from the teacher's "
                                       "posteriors (the rest from N(0, I))", float,
                                       *[VAEDistillation.posterior_fraction] * 3, low=0.0, high=1.0),
+    # full: in ten epochs beta = 0.06 did at least as well as 0.125 at every width, and better at 0.5 (the same
+    # searches as FULL_VAE_RATES); 0.06 is the lowest value searched.
     "vae_scratch_kl_weight": Setting("beta, the KL term's weight, of the scratch VAE students (1: the ELBO)", float,
-                                     *[VAEScratch.kl_weight] * 3, low=1e-3, high=100.0),
+                                     VAEScratch.kl_weight, VAEScratch.kl_weight, 0.06, low=1e-3, high=100.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
                                   *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
     "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
@@ -302,14 +313,26 @@ class Config:
         return self.student_widths if family == "gan" else self.vae_student_widths
 
     def gan_rate(self, objective: str, width: float) -> float:
-        """The learning rate of the GAN students of ``objective`` (one of ``GAN_OBJECTIVES``) at ``width``: the entry
-        of ``<objective>_learning_rate`` at the place of ``width`` in ``student_widths``."""
-        if objective not in GAN_OBJECTIVES:
-            raise ValueError(f"objective {objective!r} has no GAN learning rate; expected one of {GAN_OBJECTIVES}")
-        if width not in self.student_widths:
-            raise ValueError(f"width {width} is not one of student_widths {self.student_widths}: the profile gives "
-                             f"learning rates for those widths only")
-        return self.values[f"{objective}_learning_rate"][self.student_widths.index(width)]
+        """The learning rate of the GAN students of ``objective`` ("distill", "adversarial", "features" or
+        "scratch") at ``width``: the entry of ``<objective>_learning_rate`` at the place of ``width`` in
+        ``student_widths``."""
+        return self._rate("gan", objective, width)
+
+    def vae_rate(self, objective: str, width: float) -> float:
+        """The learning rate of the VAE students of ``objective`` ("distill" or "scratch") at ``width``: the entry of
+        ``vae_<objective>_learning_rate`` at the place of ``width`` in ``vae_student_widths``."""
+        return self._rate("vae", objective, width)
+
+    def _rate(self, family: str, objective: str, width: float) -> float:
+        prefix, widths_name, objectives = STUDENT_RATES[family]
+        if objective not in objectives:
+            raise ValueError(f"objective {objective!r} has no {family.upper()} learning rate; expected one of "
+                             f"{objectives}")
+        widths = self.values[widths_name]
+        if width not in widths:
+            raise ValueError(f"width {width} is not one of {widths_name} {widths}: the profile gives learning rates "
+                             f"for those widths only")
+        return self.values[f"{prefix}{objective}_learning_rate"][widths.index(width)]
 
     def parameters(self) -> dict[str, Any]:
         """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the
@@ -363,12 +386,13 @@ def check_together(values: dict[str, Any]) -> None:
         raise ValueError(f"train_size={values.get('train_size')} and validation_size={values['validation_size']} "
                          f"overlap in the 60,000 training images: lower train_size to at most "
                          f"{60_000 - values['validation_size']}")
-    widths = values.get("student_widths")
-    for name in (f"{objective}_learning_rate" for objective in GAN_OBJECTIVES):
-        if widths is not None and name in values and len(values[name]) != len(widths):
-            raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
-                             f"{len(widths)} width(s) of student_widths={widths}: give one rate per width, in the "
-                             f"same order")
+    for prefix, widths_name, objectives in STUDENT_RATES.values():
+        widths = values.get(widths_name)
+        for name in (f"{prefix}{objective}_learning_rate" for objective in objectives):
+            if widths is not None and name in values and len(values[name]) != len(widths):
+                raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
+                                 f"{len(widths)} width(s) of {widths_name}={widths}: give one rate per width, in "
+                                 f"the same order")
     sweep = {k: values[k] for k in ("sweep_temperatures", "sweep_alphas") if k in values}
     if len(sweep) == 2 and bool(sweep["sweep_temperatures"]) != bool(sweep["sweep_alphas"]):
         raise ValueError(f"the T x alpha sweep needs both lists or neither, got {sweep}: one empty list "
