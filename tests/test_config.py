@@ -46,6 +46,10 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
     ({"train_size": 200, "batch_size": 256}, r"train_size=200 is smaller than \{'batch_size': 256\}"),
     ({"train_size": 58_000, "validation_size": 5_000}, r"overlap in the 60,000 training images: lower train_size to "
                                                        r"at most 55000"),
+    ({"profile": "quick", "validation_size": 5_000, "student_train_size": 55_001},
+     r"student_train_size=55001 is more than the 55,000 training images the teacher learns from .*lower "
+     r"student_train_size to at most 55000"),
+    ({"profile": "smoke", "student_train_size": 3_000}, r"more than the 2,000 training images .*train_size=2000"),
     ({"teachers": "downloaded"}, r"teachers='downloaded' is not one of \['shipped', 'run'\]"),
     ({"profile": "quick", "student_widths": [0.12, 0.25]},
      r"distill_learning_rate=\[0.001\] gives 1 rate\(s\) for the 2 width\(s\) of student_widths=\[0.12, 0.25\]: give one "
@@ -62,6 +66,9 @@ def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
 def test_validation_images_need_no_train_size(tmp_path):
     cfg = configure({"run_dir": str(tmp_path), "profile": "quick", "train_size": None, "validation_size": 5_000})
     assert cfg.train_size is None and cfg.validation_size == 5_000  # all the others train
+    cfg = configure({"run_dir": str(tmp_path), "profile": "quick", "validation_size": 5_000,
+                     "student_train_size": 55_000})  # the students may learn from every image the teacher does
+    assert cfg.student_train_size == 55_000
 
 
 def test_cuda_refused_when_absent():

@@ -21,6 +21,7 @@ from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evalu
 from kdlib.course.report import collect, compression_points, over_seeds, section, target_checks, update_readme
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
+from kdlib.store import project_root
 
 
 def test_overrides_reach_the_notebook_and_time_and_memory_are_recorded(tmp_path):
@@ -425,3 +426,23 @@ def test_the_report_gathers_notebook_05s_samplers_over_seeds(tmp_path):
     speeds = [r for r in found if r["section"] == "Notebook 05: time per image"]
     assert {r["sampler"]: r["ms per image (batch 256)"] for r in speeds} == {
         "teacher, 32 steps + decoder": 0.2, "student, 1 step + decoder": 0.04}
+
+
+@pytest.mark.parametrize("spec_path", sorted((project_root() / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_committed_sweep_file_is_valid_for_the_notebooks_and_settings_of_today(spec_path):
+    """A sweep file whose commands the README gives must still run: its notebooks exist, and every point's values
+    (with the fixed parameters, in its profile) pass the same checks as ``kdlib sweep`` makes before it starts."""
+    spec = read_spec(spec_path)
+    paths = select(spec.get("only"), spec.get("from"))
+    points = grid_points(spec["grid"])
+    assert points, f"{spec_path.name} has an empty grid"
+    for point in points:
+        notebooks.check_overrides(paths, spec.get("parameters", {}) | point, spec.get("profile"))
+
+
+def test_a_sweep_file_that_no_longer_fits_the_settings_is_caught(tmp_path):
+    spec_path = tmp_path / "stale.yaml"  # 56,000 students' images next to 5,000 held out: more than the 60,000
+    spec_path.write_text("profile: quick\nonly: [01_soft_labels]\ngrid:\n  temperature: [1.0]\n"
+                         "parameters:\n  validation_size: 5000\n  student_train_size: 56000\n")
+    with pytest.raises(ValueError, match="student_train_size=56000 is more than the 55,000 training images"):
+        test_every_committed_sweep_file_is_valid_for_the_notebooks_and_settings_of_today(spec_path)
