@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from kdlib import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, load, markdown_table, misclassified, predict_logits, scale,
                    soft_labels, train_classifier)
+from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
 from kdlib.course.config import SETTINGS
 from kdlib.store import project_root
@@ -68,8 +70,8 @@ def main() -> None:
           f"(it trained on them), {misclassified(teacher, *tests)} test errors", flush=True)
     rows: list[dict] = []
 
-    def measure(student: str, images: int, epochs: int, rate: float, loss_of, extra: dict | None = None,
-                dropout: bool = False) -> dict:
+    def measure(student: str, images: int, epochs: int, rate: float, loss_of: Callable[[torch.Tensor], Loss],
+                extra: dict | None = None, dropout: bool = False) -> dict:
         """Train one kind of student with every seed on the first ``images`` training images; one table row."""
         architecture = {**STUDENT_MLP, **({key: TEACHER_MLP[key] for key in ("dropout", "input_dropout")}
                                           if dropout else {})}

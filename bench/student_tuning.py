@@ -28,12 +28,15 @@ at random, the control), the scratch GAN's points being those of the default sea
 ``tuning-init-INIT...``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
+``--kl-weights 0.03 0.06 ...`` gives the scratch VAE's KL weights another grid (the default: 0.06, 0.125, 0.25, 1) and
+writes ``...-beta-0.03-0.06-...``.
+
 ``--objectives NAME ...`` searches only those objectives (``...-only-NAME...``), e.g. a long run of two of them;
 ``--device cuda`` trains on a GPU. The teacher's own samples are scored the same way, as the floor a student aims at.
 
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
 [--width 0.12] [--epochs N] [--init random|teacher|teacher-random-channels] [--confirm 0 1 2] [--objectives NAME ...]
-[--device cpu]``
+[--kl-weights B ...] [--device cpu]``
 """
 
 from __future__ import annotations
@@ -80,8 +83,8 @@ def held_out_scorer(device: torch.device | str = "cpu") -> tuple[Split, Callable
     return train, distance_of
 
 
-def configurations(family: str, rates: list[float], width: float, init: str = "random"
-                   ) -> list[tuple[str, float | str | None, object]]:
+def configurations(family: str, rates: list[float], width: float, init: str = "random",
+                   kl_weights: tuple[float, ...] = KL_WEIGHTS) -> list[tuple[str, float | str | None, object]]:
     """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
     objective object) per point; with an ``init`` cut from the teacher only the distilled GAN objectives (the scratch GAN starts
     from random weights whatever the others do: its points are those of the search with ``init='random'``)."""
@@ -89,7 +92,7 @@ def configurations(family: str, rates: list[float], width: float, init: str = "r
         return [point for rate in rates for point in
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
                  for share in POSTERIOR_FRACTIONS] +
-                [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in KL_WEIGHTS]]
+                [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in kl_weights]]
     quick = {name: SETTINGS[name].quick for name in ("adversarial_weight", "feature_weight", "gan_learning_rate")}
     points = []
     for rate in rates:  # GAN
@@ -124,6 +127,8 @@ def main() -> None:
                              "kdlib.pruning); either searches only them and writes tuning-init-INIT...")
     parser.add_argument("--objectives", nargs="+", metavar="NAME",
                         help="search only these objectives (e.g. output+adversarial scratch); writes ...-only-NAME-...")
+    parser.add_argument("--kl-weights", type=float, nargs="+", default=list(KL_WEIGHTS),
+                        help="the scratch VAE's KL weights beta (--family vae)")
     parser.add_argument("--device", default="cpu", help="where the students train (cpu | cuda)")
     parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
     args = parser.parse_args()
@@ -140,7 +145,7 @@ def main() -> None:
                            else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
     epochs = args.epochs or quick_epochs
     upsampling = UPSAMPLING if family == "gan" else "transposed"
-    points = configurations(family, args.rates, args.width, args.init)
+    points = configurations(family, args.rates, args.width, args.init, tuple(args.kl_weights))
     if family == "gan" and args.init == "random":
         points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
     if args.objectives:
@@ -171,6 +176,7 @@ def main() -> None:
     stem = (("tuning" if family == "gan" else "tuning-vae") + ("" if args.init == "random" else f"-init-{args.init}")
             + ("" if args.width == WIDTH else f"-width-{args.width:g}")
             + ("" if epochs == quick_epochs else f"-epochs-{epochs}")
+            + ("" if tuple(args.kl_weights) == KL_WEIGHTS else "-beta-" + "-".join(f"{b:g}" for b in args.kl_weights))
             + ("" if not args.objectives else "-only-" + "-".join(args.objectives).replace("+", "_")))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -191,7 +197,7 @@ def main() -> None:
                    key=lambda r: r["Fréchet distance (held-out train)"])
         edge = best["learning rate"] in (min(args.rates), max(args.rates)) or (  # a share of 0 or 1 is no edge
             name == "scratch" and family == "vae" and best[SETTING[family]] in {f"beta {b:g}" for b in
-                                                                              (min(KL_WEIGHTS), max(KL_WEIGHTS))})
+                                                                              (min(args.kl_weights), max(args.kl_weights))})
         summary.append({"objective": name, "best learning rate": best["learning rate"],
                         SETTING[family]: best[SETTING[family]],
                         "Fréchet distance (held-out train)": best["Fréchet distance (held-out train)"],
