@@ -13,9 +13,12 @@ Run: ``python bench/notebook01_cnn_teacher.py`` (about 3 minutes on 2 cores; che
 from __future__ import annotations
 
 import argparse
+
 import torch
 
-from kdlib import PIXELS, STUDENT_MLP, hard_labels, load, markdown_table, misclassified, scale, soft_labels, train_classifier
+from notebook01_mnist_students import errors_over_seeds
+
+from kdlib import PIXELS, STUDENT_MLP, hard_labels, load, markdown_table, scale, soft_labels
 from kdlib.course import shipped_ruler
 from kdlib.store import project_root
 
@@ -41,11 +44,9 @@ def main() -> None:
                  for temperature, alpha in POINTS]
     rows = []
     for student, source, name, loss, extra in students:
-        errors = []
-        for seed in SEEDS:
-            model, _ = train_classifier(name, STUDENT_MLP, train.images, loss, EPOCHS, folder, dataset="fashion-mnist",
-                                        batch_size=256, learning_rate=1e-3, seed=seed, extra_settings=extra)
-            errors.append(misclassified(model, test_images, test.labels))
+        errors, = errors_over_seeds(name, STUDENT_MLP, train.images, loss, EPOCHS, folder, list(SEEDS),
+                                    [(test_images, test.labels)], dataset="fashion-mnist", learning_rate=1e-3,
+                                    extra=extra)
         rows.append({"student": student, "teacher": source, "test errors (mean)": sum(errors) / len(errors),
                      "per seed": ", ".join(map(str, errors)), "spread": max(errors) - min(errors)})
     print(markdown_table(rows))

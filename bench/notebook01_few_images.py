@@ -28,14 +28,15 @@ Run: ``python bench/notebook01_few_images.py [--images 6000] [--epochs 50] [--se
 from __future__ import annotations
 
 import argparse
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from kdlib import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, load, markdown_table, misclassified, predict_logits, scale,
-                   soft_labels, train_classifier)
+from notebook01_mnist_students import error_columns, errors_over_seeds, write_csv
+
+from kdlib import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, load, markdown_table, misclassified, predict_logits,
+                   scale, soft_labels)
 from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
 from kdlib.course.config import SETTINGS
@@ -75,20 +76,13 @@ def main() -> None:
         """Train one kind of student with every seed on the first ``images`` training images; one table row."""
         architecture = {**STUDENT_MLP, **({key: TEACHER_MLP[key] for key in ("dropout", "input_dropout")}
                                           if dropout else {})}
-        held, tested = [], []
-        loss = loss_of(train.labels[:images])
-        for seed in args.seeds:
-            model, _ = train_classifier(f"bench_{student}", architecture, train.images[:images], loss, epochs, folder,
-                                        dataset=DATASET, batch_size=256, learning_rate=rate, seed=seed,
-                                        extra_settings=extra)
-            held.append(misclassified(model, *validation))
-            tested.append(misclassified(model, *tests))
-        row = {"student": student, "dropout": "teacher's" if dropout else "none", "images": images, "epochs": epochs, "learning rate": rate,
+        held, tested = errors_over_seeds(f"bench_{student}", architecture, train.images[:images],
+                                         loss_of(train.labels[:images]), epochs, folder, args.seeds,
+                                         [validation, tests], dataset=DATASET, learning_rate=rate, extra=extra)
+        row = {"student": student, "dropout": "teacher's" if dropout else "none", "images": images,
+               "epochs": epochs, "learning rate": rate,
                "T": extra["temperature"] if extra else "", "alpha": extra["alpha"] if extra else "",
-               "held-out errors (mean)": round(sum(held) / len(held), 1),
-               "test errors (mean)": round(sum(tested) / len(tested), 1), "test spread": max(tested) - min(tested),
-               "seeds": len(tested), "test errors per seed": " ".join(map(str, tested)),
-               "held-out errors per seed": " ".join(map(str, held))}
+               **error_columns(held, tested)}
         rows.append(row)
         print(markdown_table([row]), flush=True)
         return row
@@ -115,10 +109,7 @@ def main() -> None:
           f"alpha = {args.alpha:g}): {distilled['test errors (mean)']}; difference {gap:+.1f}, largest spread "
           f"{noise}: {'beyond' if abs(gap) > noise else 'within'} it")
     if args.csv:
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(rows, args.csv)
 
 
 if __name__ == "__main__":

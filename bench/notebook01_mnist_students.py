@@ -17,6 +17,8 @@ The students train on the first 55,000 training images. The last 5,000 are repor
 between the students: the shipped teacher was trained on them (17 errors there against 77 of the 10,000 test
 images), so a student that copies the teacher is flattered on them. Mean, spread (max - min) and the errors per seed.
 
+Its helpers (``errors_over_seeds``, ``error_columns``, ``write_csv``) also serve the other notebook-01 benches.
+
 Run: ``python bench/notebook01_mnist_students.py [--epochs 30] [--jitter 0 2] [--seeds 0 1 2] [--temperature 20]
 [--alpha 0.5] [--csv FILE]`` (checkpoints in runs/bench-nb01-mnist: an interrupted run resumes; on 2 cores about
 1.5 minutes per student and 30 epochs, 2.5 for a distilled student on shifted images, whose teacher runs on every
@@ -29,13 +31,49 @@ import argparse
 import csv
 from pathlib import Path
 
+from typing import Any
+
+import torch
+
 from kdlib import (PIXELS, STUDENT_MLP, hard_labels, load, markdown_table, misclassified, predict_logits, scale,
                    soft_labels, teacher_soft_labels, train_classifier)
+from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
 from kdlib.course.config import SETTINGS
 from kdlib.store import project_root
 
 HELD_OUT = 5_000
+Judged = tuple[torch.Tensor, torch.Tensor]  # scaled images and their labels
+
+
+def errors_over_seeds(name: str, architecture: dict[str, Any], images: torch.Tensor, loss: Loss, epochs: int,
+                      folder: Path, seeds: list[int], judged_on: list[Judged], *, dataset: str, learning_rate: float,
+                      jitter: int = 0, extra: dict[str, Any] | None = None) -> list[list[int]]:
+    """One kind of notebook-01 student trained with each seed (batch 256), or loaded from ``folder``: its errors on
+    each (images, labels) set of ``judged_on``, one list per set, one entry per seed."""
+    errors: list[list[int]] = [[] for _ in judged_on]
+    for seed in seeds:
+        model, _ = train_classifier(name, architecture, images, loss, epochs, folder, dataset=dataset, batch_size=256,
+                                    learning_rate=learning_rate, seed=seed, jitter=jitter, extra_settings=extra)
+        for found, judged in zip(errors, judged_on):
+            found.append(misclassified(model, *judged))
+    return errors
+
+
+def error_columns(held: list[int], tested: list[int]) -> dict[str, Any]:
+    """A table row's errors: held-out and test means, the test spread (max - min), and the errors per seed."""
+    return {"held-out errors (mean)": round(sum(held) / len(held), 1),
+            "test errors (mean)": round(sum(tested) / len(tested), 1), "test spread": max(tested) - min(tested),
+            "seeds": len(tested), "test errors per seed": " ".join(map(str, tested)),
+            "held-out errors per seed": " ".join(map(str, held))}
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """The table's rows as CSV, the columns of its widest row."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(max(rows, key=len)))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main() -> None:
@@ -64,22 +102,14 @@ def main() -> None:
                         "distilled": (teacher_soft_labels(teacher, labels, args.temperature, args.alpha) if jitter
                                       else soft_labels(table, labels, args.temperature, args.alpha))}
             for student, loss in students.items():
-                held, tested = [], []
-                for seed in args.seeds:
-                    extra = {"teacher": manifest.sha256[:16], "temperature": args.temperature, "alpha": args.alpha} \
-                        if student == "distilled" else None
-                    model, _ = train_classifier(f"bench_{student}", STUDENT_MLP, images, loss, epochs, folder,
-                                                dataset="mnist", batch_size=256, learning_rate=1e-3, seed=seed,
-                                                jitter=jitter, extra_settings=extra)
-                    held.append(misclassified(model, *validation))
-                    tested.append(misclassified(model, *tests))
+                extra = {"teacher": manifest.sha256[:16], "temperature": args.temperature, "alpha": args.alpha} \
+                    if student == "distilled" else None
+                held, tested = errors_over_seeds(f"bench_{student}", STUDENT_MLP, images, loss, epochs, folder,
+                                                 args.seeds, [validation, tests], dataset="mnist", learning_rate=1e-3,
+                                                 jitter=jitter, extra=extra)
                 soft = {"T": args.temperature, "alpha": args.alpha} if student == "distilled" else {"T": "", "alpha": ""}
                 rows.append({"epochs": epochs, "shift (pixels)": jitter, "student": student, **soft,
-                             "held-out errors (mean)": round(sum(held) / len(held), 1),
-                             "test errors (mean)": round(sum(tested) / len(tested), 1),
-                             "test spread": max(tested) - min(tested), "seeds": len(tested),
-                             "test errors per seed": " ".join(map(str, tested)),
-                             "held-out errors per seed": " ".join(map(str, held))})
+                             **error_columns(held, tested)})
                 print(markdown_table(rows[-1:]), flush=True)
     for row in rows:
         if row["student"] == "distilled":
@@ -88,10 +118,7 @@ def main() -> None:
             row["fewer test errors than on labels"] = f"{1 - row['test errors (mean)'] / base['test errors (mean)']:.1%}"
     print(markdown_table(rows))
     if args.csv:
-        with args.csv.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[-1]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(rows, args.csv)
 
 
 if __name__ == "__main__":

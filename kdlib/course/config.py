@@ -122,7 +122,7 @@ SETTINGS: dict[str, Setting] = {
     "teacher_jitter": Setting("random shift of a run-trained classifier teacher's images, in pixels (the paper: 2); "
                               "None: its recipe's", int, None, None, None, low=0, high=4, optional=True),
     "validation_size": Setting("the last training images, held out from every classifier student to choose T and "
-                               "alpha on (0: none; the students then train on all train_size images)", int, 0, 0, 0,
+                               "alpha on (0: none)", int, 0, 0, 0,
                                low=0, high=30_000),
     "student_seeds": Setting("seeds each classifier student is trained with (seed, seed + 1, ...): the spread "
                              "tells a real difference from noise", int, 1, 3, 3, low=1, high=20),
@@ -205,7 +205,7 @@ SETTINGS: dict[str, Setting] = {
                                       "posteriors (the rest from N(0, I))", float,
                                       *[VAEDistillation.posterior_fraction] * 3, low=0.0, high=1.0),
     # full: in ten epochs beta = 0.06 did at least as well as 0.125 at every width, and better at 0.5 (the same
-    # searches as FULL_VAE_RATES); 0.06 is the lowest value searched.
+    # searches as FULL_VAE_RATES); 0.03 was no better over three seeds (--kl-weights 0.03 0.06 0.125 0.25 1).
     "vae_scratch_kl_weight": Setting("beta, the KL term's weight, of the scratch VAE students (1: the ELBO)", float,
                                      VAEScratch.kl_weight, VAEScratch.kl_weight, 0.06, low=1e-3, high=100.0),
     "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
