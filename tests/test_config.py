@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 import torch
 
 from kdlib.course import configure
-from kdlib.course.config import SETTINGS, resolve_device
+from kdlib.course.config import DISTILLATION_SWEEPS, SETTINGS, profile_table, resolve_device
+from kdlib.store import project_root
 
 
 def test_none_takes_the_profile_value(tmp_path, monkeypatch):
@@ -157,3 +159,25 @@ def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
                ("distill", "scratch"))
     assert all(len(getattr(full, f"{o}_learning_rate")) == len(full.student_widths) for o in
                ("distill", "adversarial", "features", "scratch"))
+
+
+def test_a_value_chosen_on_one_data_set_is_that_data_sets_default_and_a_given_value_wins(tmp_path):
+    full = {"profile": "full", "run_dir": str(tmp_path)}
+    on_mnist = configure(full | {"dataset": "mnist"})
+    assert (on_mnist.temperature, on_mnist.alpha) == (20.0, 0.5)  # sweeps/notebook01-full-mnist.yaml
+    on_fashion = configure(full | {"dataset": "fashion-mnist"})
+    assert (on_fashion.temperature, on_fashion.alpha) == (4.0, 0.5)  # sweeps/notebook01-full-fashion.yaml
+    assert configure(full | {"dataset": "mnist", "temperature": 4}).temperature == 4.0
+    assert "(mnist: 20.0)" in profile_table()
+
+
+@pytest.mark.parametrize("profile, dataset", sorted(DISTILLATION_SWEEPS))
+def test_each_profiles_t_and_alpha_are_the_best_point_of_the_sweep_that_chose_them(profile, dataset):
+    report = project_root() / "docs" / "results" / DISTILLATION_SWEEPS[profile, dataset] / "report.csv"
+    with report.open() as file:
+        points = [row for row in csv.DictReader(file) if row["model"] == "distilled student"
+                  and row["section"].startswith("Notebook 01: teacher and students")]
+    assert {(row["profile"], row["dataset"]) for row in points} == {(profile, dataset)}
+    best = min(points, key=lambda row: float(row["validation errors"]))
+    assert (float(best["temperature"]), float(best["alpha"])) == (SETTINGS["temperature"].default(profile, dataset),
+                                                                 SETTINGS["alpha"].default(profile, dataset))

@@ -6,7 +6,7 @@ shipped models (``pretrained/``).
 It imports the core (``kdlib``); the core never imports it.
 """
 
-from kdlib.course.config import PROFILES, SETTINGS, Config, configure, profile_table
+from kdlib.course.config import DISTILLATION_SWEEPS, PROFILES, SETTINGS, Config, configure, profile_table
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, DiffusionResult, Evaluation, EvaluationRow,
                                   LatentRow, NotebookRun,
                                   RecordError, RulerRecord, RunDir, StudentRecord, Teacher, TemperaturePoint,
@@ -17,7 +17,7 @@ from kdlib.course.runner import course_table, study_time
 from kdlib.course.shipped import (beside_shipped, classifier_teacher, flow_space, flow_teacher, generative_teacher, load_shipped, ruler_for, shipped_ruler,
                                   shipped_teacher)
 
-__all__ = ["PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
+__all__ = ["DISTILLATION_SWEEPS", "PROFILES", "SETTINGS", "Config", "configure", "profile_table", "Artifact", "ClassifierResult",
            "Classifiers", "DiffusionResult", "Evaluation", "LatentRow", "EvaluationRow", "NotebookRun", "RecordError", "RulerRecord", "RunDir",
            "StudentRecord", "Teacher", "TemperaturePoint", "evaluation_rows", "generator_of", "student_record", "target_checks",
            "target_rows", "course_table", "study_time", "trained_models", "load_shipped", "ruler_for", "shipped_ruler",

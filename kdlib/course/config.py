@@ -47,9 +47,12 @@ class Setting:
     high: float | None = None  # inclusive; for a list, of each item
     optional: bool = False  # may be None
     nonempty: bool = False  # a list that must hold at least one item
+    # profile -> data set -> the value on that data set, where it differs from the profile's (chosen on it)
+    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def default(self, profile: str) -> Any:
-        return getattr(self, profile)
+    def default(self, profile: str, dataset: str | None = None) -> Any:
+        """The value in ``profile``; on ``dataset``, that data set's own value where the profile has one."""
+        return self.by_dataset.get(profile, {}).get(dataset, getattr(self, profile))
 
     def check(self, name: str, value: Any) -> Any:
         """``value`` if allowed (ints widened to float for float settings), else ValueError."""
@@ -90,6 +93,10 @@ FULL_RATES = {"distill": [1e-3, 1e-3, 1e-3], "adversarial": [1e-2, 1e-3, 1e-3], 
 # profile's 10 epochs (bench/student_tuning.py --family vae --epochs 10 [--width W], docs/results/student-tuning/
 # tuning-vae*-epochs-10*): rates chosen in two epochs can diverge in ten (the distilled student of width 0.25 at 2e-2).
 FULL_VAE_RATES = {"distill": [3e-2, 1e-2, 5e-3], "scratch": [3e-2, 2e-2, 1e-2]}
+# The committed sweep that chose notebook 01's T and alpha for a profile on a data set (docs/results/<name>/
+# report.csv: the point whose distilled student made the fewest errors on the held-out training images).
+DISTILLATION_SWEEPS = {("quick", "fashion-mnist"): "sweep-01-quick-few",
+                       ("full", "fashion-mnist"): "sweep-01-full-fashion", ("full", "mnist"): "sweep-01-mnist"}
 
 
 SETTINGS: dict[str, Setting] = {
@@ -132,12 +139,13 @@ SETTINGS: dict[str, Setting] = {
     "student_train_size": Setting("the first training images each classifier student learns from (None: all the "
                                   "teacher's)", int, None, 6_000, None, low=100, high=60_000, optional=True),
     "student_epochs": Setting("epochs of each classifier student", int, 1, 50, 30, low=1, high=1000),
-    # quick: chosen on 5,000 held-out training images by sweeps/notebook01-quick-few.yaml (report in
-    # docs/results/sweep-01-quick-few; with all images in 5 epochs, sweeps/notebook01-quick.yaml chose the same):
-    # a higher T did worse at every alpha, alpha = 1 tied 0.9. full: see alpha.
-    "temperature": Setting("distillation temperature T", float, 1.0, 1.0, 20.0, low=0.01, high=1000.0),
-    # full: T = 20 as in the paper and alpha = 0.5, both chosen on MNIST's 5,000 held-out training images by
-    # sweeps/notebook01-full-mnist.yaml (docs/results/sweep-01-mnist), one seed per point.
+    # Each chosen on 5,000 held-out training images by the sweep DISTILLATION_SWEEPS names. quick (Fashion-MNIST):
+    # sweeps/notebook01-quick-few.yaml (with all images in 5 epochs, sweeps/notebook01-quick.yaml chose the same): a
+    # higher T did worse at every alpha, alpha = 1 tied 0.9. full, one seed per point: on Fashion-MNIST
+    # sweeps/notebook01-full-fashion.yaml chose T = 4 (between 1 and 20) and alpha = 0.5 (between 0.25 and 0.9); on
+    # MNIST sweeps/notebook01-full-mnist.yaml chose T = 20, as in the paper, and alpha = 0.5.
+    "temperature": Setting("distillation temperature T", float, 1.0, 1.0, 4.0, low=0.01, high=1000.0,
+                           by_dataset={"full": {"mnist": 20.0}}),
     "alpha": Setting("weight of the soft (teacher) term; 1 - alpha weighs the hard labels", float,
                      0.9, 0.9, 0.5, low=0.0, high=1.0),
     "sweep_temperatures": Setting("temperatures of the T x alpha sweep (empty: no sweep)", list,
@@ -351,10 +359,16 @@ class Config:
 def profile_table() -> str:
     """A Markdown table of every setting's value in each profile."""
     rows = ["| setting | " + " | ".join(PROFILES) + " | meaning |", "|---" * (len(PROFILES) + 2) + "|"]
-    rows += [f"| `{name}` | " + " | ".join(repr(s.default(p)) for p in PROFILES) + f" | {s.help} |"
+    rows += [f"| `{name}` | " + " | ".join(_profile_cell(s, p) for p in PROFILES) + f" | {s.help} |"
              for name, s in SETTINGS.items()]
     rows.append("| *purpose* | " + " | ".join(PROFILE_HELP[p] for p in PROFILES) + " | |")
     return "\n".join(rows)
+
+
+def _profile_cell(setting: Setting, profile: str) -> str:
+    """A setting's value in a profile, and in brackets the data sets that have their own."""
+    own = setting.by_dataset.get(profile, {})
+    return repr(setting.default(profile)) + "".join(f" ({dataset}: {value!r})" for dataset, value in own.items())
 
 
 def resolve_profile(profile: str | None) -> str:
@@ -431,9 +445,10 @@ def configure(namespace: dict[str, Any]) -> Config:
     device = resolve_device(namespace.get("device"))
     given = tuple(name for name in namespace if name in names and name in SETTINGS)  # in the order given
     values = {}
-    for name, setting in SETTINGS.items():
+    for name, setting in SETTINGS.items():  # "dataset" first: a setting's default may depend on it
         value = namespace[name] if name in given else None
-        values[name] = setting.check(name, setting.default(profile) if value is None else value)
+        values[name] = setting.check(name, setting.default(profile, values.get("dataset")) if value is None
+                                     else value)
     check_together(values)
     run_dir = namespace.get("run_dir")
     if run_dir is not None and not isinstance(run_dir, str | Path):

@@ -73,7 +73,8 @@ def check_overrides(paths: list[Path], overrides: dict[str, Any], profile: str |
         else:
             SETTINGS[name].check(name, value)
     profile = resolve_profile(profile)
-    check_together({name: setting.default(profile) for name, setting in SETTINGS.items()} | overrides)
+    dataset = overrides.get("dataset", SETTINGS["dataset"].default(profile))
+    check_together({name: setting.default(profile, dataset) for name, setting in SETTINGS.items()} | overrides)
 
 
 def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
