@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
 from kdlib.course import configure
-from kdlib.course.config import DISTILLATION_SWEEPS, SETTINGS, profile_table, resolve_device
+from kdlib.course.config import DISTILLATION_SWEEPS, SETTINGS, Setting, profile_table, resolve_device
 from kdlib.store import project_root
 
 
@@ -169,6 +170,14 @@ def test_a_value_chosen_on_one_data_set_is_that_data_sets_default_and_a_given_va
     assert (on_fashion.temperature, on_fashion.alpha) == (4.0, 0.5)  # sweeps/notebook01-full-fashion.yaml
     assert configure(full | {"dataset": "mnist", "temperature": 4}).temperature == 4.0
     assert "(mnist: 20.0)" in profile_table()
+
+
+@pytest.mark.parametrize("by_dataset, named", [({"fulll": {"mnist": 2.0}}, "profile 'fulll'"),
+                                               ({"full": {"MNIST": 2.0}}, "data set(s) ['MNIST']"),
+                                               ({"full": {"mnist": 200.0}}, "out of range")])
+def test_a_per_data_set_value_that_could_never_apply_is_refused_by_name(by_dataset, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        Setting("a temperature", float, 1.0, 1.0, 1.0, low=0.5, high=100, by_dataset=by_dataset)
 
 
 @pytest.mark.parametrize("profile, dataset", sorted(DISTILLATION_SWEEPS))

@@ -25,6 +25,7 @@ from kdlib.train import seed_everything
 from kdlib.course.records import RunDir
 
 PROFILES = ("smoke", "quick", "full")
+DATASETS = ("mnist", "fashion-mnist")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
     "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
@@ -49,6 +50,19 @@ class Setting:
     nonempty: bool = False  # a list that must hold at least one item
     # profile -> data set -> the value on that data set, where it differs from the profile's (chosen on it)
     by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a per-data-set value that could never apply: an unknown profile or data set (a misspelling)."""
+        for profile, values in self.by_dataset.items():
+            if profile not in PROFILES:
+                raise ValueError(f"Setting({self.help!r}).by_dataset names profile {profile!r}, which is not one of "
+                                 f"{list(PROFILES)}: the value would never apply")
+            unknown = sorted(set(values) - set(DATASETS))
+            if unknown:
+                raise ValueError(f"Setting({self.help!r}).by_dataset[{profile!r}] names data set(s) {unknown}, not "
+                                 f"among {list(DATASETS)}: the value would never apply")
+            for dataset, value in values.items():
+                self.check(f"by_dataset[{profile!r}][{dataset!r}]", value)
 
     def default(self, profile: str, dataset: str | None = None) -> Any:
         """The value in ``profile``; on ``dataset``, that data set's own value where the profile has one."""
@@ -102,7 +116,7 @@ DISTILLATION_SWEEPS = {("quick", "fashion-mnist"): "sweep-01-quick-few",
 SETTINGS: dict[str, Setting] = {
     "dataset": Setting("data set to train and evaluate on", str,
                        "fashion-mnist", "fashion-mnist", "fashion-mnist",
-                       choices=("mnist", "fashion-mnist")),
+                       choices=DATASETS),
     "seed": Setting("seed for every random number generator", int, 0, 0, 0, low=0, high=2**31 - 1),
     "train_size": Setting("training images used (None: all 60,000)", int, 2_000, None, None,
                           low=100, high=60_000, optional=True),
