@@ -167,7 +167,7 @@ def test_a_value_chosen_on_one_data_set_is_that_data_sets_default_and_a_given_va
     on_mnist = configure(full | {"dataset": "mnist"})
     assert (on_mnist.temperature, on_mnist.alpha) == (20.0, 0.5)  # sweeps/notebook01-full-mnist.yaml
     on_fashion = configure(full | {"dataset": "fashion-mnist"})
-    assert (on_fashion.temperature, on_fashion.alpha) == (4.0, 0.5)  # sweeps/notebook01-full-fashion.yaml
+    assert (on_fashion.temperature, on_fashion.alpha) == (1.0, 0.5)  # sweeps/notebook01-full-fashion-clean.yaml
     assert configure(full | {"dataset": "mnist", "temperature": 4}).temperature == 4.0
     assert "(mnist: 20.0)" in profile_table()
 
