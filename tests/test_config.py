@@ -181,7 +181,7 @@ def test_a_per_data_set_value_that_could_never_apply_is_refused_by_name(by_datas
 
 
 # Sweeps that chose nothing but, run again with a teacher that never saw the held-out images, must agree.
-CONFIRMING_SWEEPS = [("quick", "fashion-mnist", "sweep-01-quick-few-clean")]
+CONFIRMING_SWEEPS = [("quick", "fashion-mnist", "sweep-01-quick-few-clean"), ("full", "mnist", "sweep-01-mnist-clean")]
 
 
 @pytest.mark.parametrize("profile, dataset, sweep", [(*pair, DISTILLATION_SWEEPS[pair])
