@@ -186,7 +186,7 @@ CONFIRMING_SWEEPS = [("quick", "fashion-mnist", "sweep-01-quick-few-clean"), ("f
 
 @pytest.mark.parametrize("profile, dataset, sweep", [(*pair, DISTILLATION_SWEEPS[pair])
                                                      for pair in sorted(DISTILLATION_SWEEPS)] + CONFIRMING_SWEEPS)
-def test_each_profiles_t_and_alpha_are_the_best_point_of_the_sweep_that_chose_them(profile, dataset, sweep):
+def test_each_profiles_t_and_alpha_are_the_best_point_of_every_sweep_that_chose_or_confirmed_them(profile, dataset, sweep):
     report = project_root() / "docs" / "results" / sweep / "report.csv"
     with report.open() as file:
         points = [row for row in csv.DictReader(file) if row["model"] == "distilled student"
