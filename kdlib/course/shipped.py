@@ -376,6 +376,8 @@ def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Meas
                                          shipped_generator, torch.zeros(1, latent, device=cfg.device), measure.net,
                                          measure.real, samples=cfg.eval_samples)
     which = [f"this run: {getattr(cfg, f'{family}_epochs')} epoch(s)", f"shipped: {source.settings['epochs']} epochs"]
+    if family == "vae":  # the two recipes may weigh the KL term differently
+        which = [f"{which[0]}, β = {cfg.vae_kl_weight:g}", f"{which[1]}, β = {source.settings.get('kl_weight', 1.0):g}"]
     with torch.no_grad():
         images = torch.cat([sampler(g, latent, cfg.device, cfg.seed)(16) for g in (generator, shipped_generator)])
     cfg.run.save_figure(image_grid(images, ncols=16, row_labels=which, cell_inches=0.6), figure_name)
