@@ -357,7 +357,8 @@ def test_notebooks_02_and_03_show_the_shipped_teacher_beside_the_runs(tmp_path):
     shipped_generator = generator_of(model, "fashion-mnist")
     again = evaluate_generator(sampler(shipped_generator, 16, seed=3), shipped_generator, torch.zeros(1, 16),
                                measure.net, measure.real, samples=500)
-    assert f"| VAE teacher, this run: {cfg.vae_epochs} epoch(s) |" in text and "| VAE teacher, shipped: 50 epochs |" in text
+    assert f"| VAE teacher, this run: {cfg.vae_epochs} epoch(s), β = {cfg.vae_kl_weight:g} |" in text  # both recipes' beta
+    assert f"| VAE teacher, shipped: 50 epochs, β = {manifest.settings['kl_weight']:g} |" in text
     assert f"({again.frechet_distance:.1f} against {quality.frechet_distance:.1f})" in text
     assert "each from its own ex-post prior" in text and (tmp_path / "figures" / "03_run_and_shipped.png").is_file()
     mnist = configure({"profile": "smoke", "run_dir": str(tmp_path), "dataset": "mnist"})
