@@ -341,6 +341,16 @@ def test_notebook_05_takes_the_shipped_flow_teacher_of_the_shipped_vae_or_trains
         shipped.flow_teacher(configure(namespace | {"dataset": "mnist"}), vae, vae_source, codes)
 
 
+def test_a_teacher_recipe_is_described_by_its_epochs_and_its_kl_weight_where_it_has_one():
+    assert shipped.recipe_words({"epochs": 1}) == "1 epoch"
+    assert shipped.recipe_words({"epochs": 30}) == "30 epochs"
+    assert shipped.recipe_words({"epochs": 50, "kl_weight": 0.06}) == "50 epochs, β = 0.06"
+    recipe = {recipe.kind: recipe.settings for recipe in config.RECIPES.values()}
+    for family, settings in shipped.RUN_RECIPE_SETTINGS.items():  # every described setting is a shipped recipe's and
+        assert set(settings) <= set(recipe[family])                # a profile's setting
+        assert all(name in config.SETTINGS for name in settings.values())
+
+
 def test_notebooks_02_and_03_show_the_shipped_teacher_beside_the_runs(tmp_path):
     if not available("fashion-mnist"):
         pytest.skip("fashion-mnist is not available here")
@@ -357,7 +367,8 @@ def test_notebooks_02_and_03_show_the_shipped_teacher_beside_the_runs(tmp_path):
     shipped_generator = generator_of(model, "fashion-mnist")
     again = evaluate_generator(sampler(shipped_generator, 16, seed=3), shipped_generator, torch.zeros(1, 16),
                                measure.net, measure.real, samples=500)
-    assert f"| VAE teacher, this run: {cfg.vae_epochs} epoch(s), β = {cfg.vae_kl_weight:g} |" in text  # both recipes' beta
+    assert cfg.vae_epochs == 1 and cfg.vae_kl_weight == 1.0  # smoke: one epoch, on the ELBO
+    assert "| VAE teacher, this run: 1 epoch, β = 1 |" in text  # both recipes' beta
     assert f"| VAE teacher, shipped: 50 epochs, β = {manifest.settings['kl_weight']:g} |" in text
     assert f"({again.frechet_distance:.1f} against {quality.frechet_distance:.1f})" in text
     assert "each from its own ex-post prior" in text and (tmp_path / "figures" / "03_run_and_shipped.png").is_file()

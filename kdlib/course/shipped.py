@@ -358,6 +358,20 @@ def flow_teacher(cfg: Config, vae: VAE, vae_source: Provenance, codes: torch.Ten
                                 trained.settings)
 
 
+# The settings that tell a run's teacher recipe from the shipped one, per family: each recipe setting's Config
+# setting (a VAE recipe may also weigh the KL term differently).
+RUN_RECIPE_SETTINGS = {"gan": {"epochs": "gan_epochs"}, "vae": {"epochs": "vae_epochs", "kl_weight": "vae_kl_weight"}}
+
+
+def recipe_words(settings: dict[str, Any]) -> str:
+    """A teacher recipe's ``settings`` (of ``RUN_RECIPE_SETTINGS``) in a few words, e.g. "4 epochs, β = 0.06"."""
+    epochs = settings["epochs"]
+    words = [f"{epochs} epoch{'' if epochs == 1 else 's'}"]
+    if "kl_weight" in settings:
+        words.append(f"β = {settings['kl_weight']:g}")
+    return ", ".join(words)
+
+
 def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Measurement, measure: Ruler,
                    figure_name: str) -> str:
     """Notebooks 02 and 03's comparison of the run's teacher of ``family`` (``generator``, z -> image, measured as
@@ -375,9 +389,9 @@ def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Meas
     shipped_quality = evaluate_generator(sampler(shipped_generator, latent, cfg.device, seed=cfg.seed),
                                          shipped_generator, torch.zeros(1, latent, device=cfg.device), measure.net,
                                          measure.real, samples=cfg.eval_samples)
-    which = [f"this run: {getattr(cfg, f'{family}_epochs')} epoch(s)", f"shipped: {source.settings['epochs']} epochs"]
-    if family == "vae":  # the two recipes may weigh the KL term differently
-        which = [f"{which[0]}, β = {cfg.vae_kl_weight:g}", f"{which[1]}, β = {source.settings.get('kl_weight', 1.0):g}"]
+    run_settings = {name: getattr(cfg, setting) for name, setting in RUN_RECIPE_SETTINGS[family].items()}
+    which = [f"this run: {recipe_words(run_settings)}",
+             f"shipped: {recipe_words({name: source.settings[name] for name in run_settings})}"]
     with torch.no_grad():
         images = torch.cat([sampler(g, latent, cfg.device, cfg.seed)(16) for g in (generator, shipped_generator)])
     cfg.run.save_figure(image_grid(images, ncols=16, row_labels=which, cell_inches=0.6), figure_name)
