@@ -59,16 +59,24 @@ def steady_heap() -> bool:
 
 @torch.no_grad()
 def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: torch.device | str = "cpu",
-                      batch: int = 256, rounds: int = 5, warmup: int = 2,
-                      latency_calls: int = 4) -> dict[str, dict[str, Any]]:
+                      batch: int = 256, rounds: int = 5, warmup: int = 2, latency_calls: int = 4,
+                      warm_calls: int = 1) -> dict[str, dict[str, Any]]:
     """Images per second at ``batch`` and latency (ms) at batch 1 of every ``runs[name](n)`` (which must produce
     ``n`` images), timed in turn, round after round, the order rotated each round: a slow spell of a shared machine
     then falls on every model alike instead of on whichever ran during it. Per model: the median over ``rounds``
     rounds and the range (slowest and fastest round) of each, after ``warmup`` untimed rounds; a round times one
     call at ``batch`` and takes the median of ``latency_calls`` calls at 1. The process's heap is made steady first
-    (``steady_heap``), so that no model's time is page faults; ``steady_heap`` in the result says whether it was."""
+    (``steady_heap``), so that no model's time is page faults; ``steady_heap`` in the result says whether it was.
+
+    Each timed call follows ``warm_calls`` untimed calls of the same model, so that it finds the caches as a model
+    generating batch after batch would, not as the previous model left them: timed cold, right after another model,
+    a small student's images/s depended on the company it was timed in (64,651 beside the teacher alone, 89,158
+    among 12 students like it, on a 2-core Intel Xeon); after one warm call, 75,934 and 77,550
+    (``bench/speed_company.py``)."""
     if rounds < 1 or not runs:
         raise ValueError(f"interleaved_speed needs at least one model and one round, got {len(runs)} and {rounds}")
+    if warm_calls < 0:
+        raise ValueError(f"warm_calls counts untimed calls before each timed one: give 0 or more, got {warm_calls}")
     device, steady = torch.device(device), steady_heap()
 
     def timed(run: Callable[[int], torch.Tensor], n: int) -> float:
@@ -86,6 +94,8 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
     for round_index in range(warmup + rounds):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
+            for _ in range(warm_calls):
+                runs[name](batch)
             batch_seconds = timed(runs[name], batch)
             call_seconds = statistics.median(timed(runs[name], 1) for _ in range(latency_calls))
             if round_index >= warmup:

@@ -188,7 +188,7 @@ def test_interleaved_speed_takes_turns_and_reports_medians_and_ranges(monkeypatc
         return run
 
     result = cost.interleaved_speed({"slow": model("slow", 0.002), "fast": model("fast", 0.001)}, batch=8, rounds=5,
-                                    warmup=1, latency_calls=3)
+                                    warmup=1, latency_calls=3, warm_calls=0)
     batch_calls = [name for name, n in calls if n == 8]
     assert batch_calls == ["slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow"]
     assert result["slow"]["images_per_second"] == pytest.approx(8 / 0.016)
@@ -197,6 +197,32 @@ def test_interleaved_speed_takes_turns_and_reports_medians_and_ranges(monkeypatc
     assert result["fast"]["rounds"] == 5 and result["fast"]["batch"] == 8
     with pytest.raises(ValueError, match="at least one model and one round"):
         cost.interleaved_speed({}, rounds=5)
+
+
+def test_interleaved_speed_times_each_model_after_an_untimed_call_of_its_own(monkeypatch):
+    """On a fake clock: a batch call takes 10 ms when the previous call was another model's (cold caches) and 1 ms
+    when it was the same model's; with one warm call every timed call is warm, with none every one is cold."""
+    from kdlib import cost
+
+    clock, calls = [0.0], []
+    monkeypatch.setattr(cost.time, "perf_counter", lambda: clock[0])
+
+    def model(name: str):
+        def run(n: int) -> None:
+            cold = not calls or calls[-1] != name
+            calls.append(name)
+            clock[0] += (0.010 if cold else 0.001) * (n == 8)  # the batch-1 latency calls take no time here
+        return run
+
+    runs = {"teacher": model("teacher"), "student": model("student"), "other student": model("other student")}
+    warm = cost.interleaved_speed(runs, batch=8, rounds=3, warmup=1, latency_calls=1, warm_calls=1)
+    assert warm["student"]["images_per_second"] == pytest.approx(8 / 0.001)
+    assert warm["teacher"]["images_per_second_range"] == pytest.approx((8 / 0.001, 8 / 0.001))
+    assert calls[:6] == ["teacher"] * 3 + ["student"] * 3  # warm, timed, latency; then the next model
+    cold = cost.interleaved_speed(runs, batch=8, rounds=3, warmup=1, latency_calls=1, warm_calls=0)  # rotated: no
+    assert cold["student"]["images_per_second"] == pytest.approx(8 / 0.010)                          # model twice
+    with pytest.raises(ValueError, match="warm_calls"):
+        cost.interleaved_speed(runs, warm_calls=-1)
 
 
 def test_evaluate_generator_end_to_end_scores_the_real_images_as_perfect():
