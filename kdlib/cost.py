@@ -106,7 +106,7 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
                    "images_per_second_range": (batch / max(seconds[name]), batch / min(seconds[name])),
                    "latency_ms_range": (1000 * min(latencies[name]), 1000 * max(latencies[name])),
                    "rounds": rounds, "threads": torch.get_num_threads(), "device": str(device), "batch": batch,
-                   "steady_heap": steady}
+                   "steady_heap": steady, "warm_calls": warm_calls}
             for name in names}
 
 

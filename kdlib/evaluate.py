@@ -60,6 +60,9 @@ class Measurement(Quality):
     rounds: int | None = field(default=None, kw_only=True)
     # Whether the timings ran on a steady heap (kdlib.cost.steady_heap); None in records made before it was asked.
     steady_heap: bool | None = field(default=None, kw_only=True)
+    # Untimed calls of the model right before each timed one (kdlib.cost.interleaved_speed: 1, a warm call; 0, timed
+    # cold after another model's call); None in records made before it was asked, which were timed cold.
+    warm_calls: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ def test_interleaved_speed_times_each_model_after_an_untimed_call_of_its_own(mon
 
     runs = {"teacher": model("teacher"), "student": model("student"), "other student": model("other student")}
     warm = cost.interleaved_speed(runs, batch=8, rounds=3, warmup=1, latency_calls=1, warm_calls=1)
-    assert warm["student"]["images_per_second"] == pytest.approx(8 / 0.001)
+    assert warm["student"]["images_per_second"] == pytest.approx(8 / 0.001) and warm["student"]["warm_calls"] == 1
     assert warm["teacher"]["images_per_second_range"] == pytest.approx((8 / 0.001, 8 / 0.001))
     assert calls[:6] == ["teacher"] * 3 + ["student"] * 3  # warm, timed, latency; then the next model
     cold = cost.interleaved_speed(runs, batch=8, rounds=3, warmup=1, latency_calls=1, warm_calls=0)  # rotated: no
