@@ -18,15 +18,16 @@ Run: ``python bench/speed_company.py [--repeats 5] [--rounds 5] [--students 12] 
 from __future__ import annotations
 
 import argparse
-import copy
 import itertools
 import statistics
 
 import torch
 
 from kdlib.cost import interleaved_speed
-from kdlib.models import Generator, subpixel_layer
+from kdlib.models import Generator
 from kdlib.tables import markdown_table
+
+from generator_speed import last_layer_relaid  # bench/, beside this script
 
 LATENT = 64
 WARM_CALLS = (0, 1)  # untimed calls of a model just before its timed one: none (cold after another model), one
@@ -35,12 +36,10 @@ WARM_CALLS = (0, 1)  # untimed calls of a model just before its timed one: none 
 def companies(students: int, width: float) -> dict[str, dict[str, Generator]]:
     """The models each section of notebook 06 times together; the first is the teacher, the last a new student."""
     teacher = Generator(LATENT, 1.0).eval()
-    relaid = copy.deepcopy(teacher)
-    relaid.net[7] = subpixel_layer(teacher.net[7])
     return {
         "section 4: teacher and 3 designs": {
             "teacher": teacher, "old student": Generator(LATENT, 0.125, "transposed").eval(),
-            "teacher re-laid": relaid.eval(), "student": Generator(LATENT, width, "subpixel").eval()},
+            "teacher re-laid": last_layer_relaid(teacher).eval(), "student": Generator(LATENT, width, "subpixel").eval()},
         f"section 2: teacher and {students} students": {
             "teacher": teacher, **{f"student {k}": Generator(LATENT, width, "subpixel").eval() for k in range(students)}},
         "teacher and 1 student": {"teacher": teacher, "student": Generator(LATENT, width, "subpixel").eval()},
