@@ -8,7 +8,7 @@
    width that keeps it 10x smaller than the teacher).
 3. The whole generators timed interleaved (``kdlib.interleaved_speed``): parameters, MACs, images/s, latency,
    against the teacher and against the teacher re-laid out (the same images): its last layer alone made
-   sub-pixel (``kdlib.subpixel_layer``), its fastest exact layout and the fairer reference for what the
+   sub-pixel (``kdlib.last_layer_as_subpixel``), its fastest exact layout and the fairer reference for what the
    student's size, not its layout, buys; and every upsampling made sub-pixel (``kdlib.as_subpixel``).
 
 Speed does not depend on the weights, so the networks are untrained.
@@ -19,7 +19,6 @@ Run: ``python bench/generator_speed.py [--batch 256] [--rounds 9] [--old-width 0
 from __future__ import annotations
 
 import argparse
-import copy
 import resource
 import statistics
 import time
@@ -28,21 +27,14 @@ import torch
 
 from kdlib.cost import interleaved_speed, layer_times, macs_per_image, parameter_count, steady_heap
 from kdlib.distill import width_label
-from kdlib.models import Generator, as_subpixel, subpixel_layer
+from kdlib.models import Generator, as_subpixel, last_layer_as_subpixel
 from kdlib.tables import markdown_table
-
-
-def last_layer_relaid(generator: Generator) -> Generator:
-    """``generator`` with its last layer (only) re-laid out as a sub-pixel convolution: the same images."""
-    relaid = copy.deepcopy(generator)
-    relaid.net[7] = subpixel_layer(generator.net[7])
-    return relaid
 
 
 def designs(old_width: float, new_width: float) -> dict[str, Generator]:
     """The teacher (as trained, and re-laid out two ways) and the students: the old design, the sub-pixel ones."""
     teacher = Generator(64, 1.0).eval()
-    models = {"teacher": teacher, "teacher, last layer re-laid out (same images)": last_layer_relaid(teacher),
+    models = {"teacher": teacher, "teacher, last layer re-laid out (same images)": last_layer_as_subpixel(teacher),
               "teacher, all re-laid out (same images)": as_subpixel(teacher),
               f"student {width_label(old_width)}, transposed (old)": Generator(64, old_width, "transposed")}
     for width in dict.fromkeys((old_width, new_width)):

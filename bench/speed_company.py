@@ -24,10 +24,8 @@ import statistics
 import torch
 
 from kdlib.cost import interleaved_speed
-from kdlib.models import Generator
+from kdlib.models import Generator, last_layer_as_subpixel
 from kdlib.tables import markdown_table
-
-from generator_speed import last_layer_relaid  # bench/, beside this script
 
 LATENT = 64
 WARM_CALLS = (0, 1)  # untimed calls of a model just before its timed one: none (cold after another model), one
@@ -39,7 +37,7 @@ def companies(students: int, width: float) -> dict[str, dict[str, Generator]]:
     return {
         "section 4: teacher and 3 designs": {
             "teacher": teacher, "old student": Generator(LATENT, 0.125, "transposed").eval(),
-            "teacher re-laid": last_layer_relaid(teacher).eval(), "student": Generator(LATENT, width, "subpixel").eval()},
+            "teacher re-laid": last_layer_as_subpixel(teacher).eval(), "student": Generator(LATENT, width, "subpixel").eval()},
         f"section 2: teacher and {students} students": {
             "teacher": teacher, **{f"student {k}": Generator(LATENT, width, "subpixel").eval() for k in range(students)}},
         "teacher and 1 student": {"teacher": teacher, "student": Generator(LATENT, width, "subpixel").eval()},

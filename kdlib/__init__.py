@@ -22,7 +22,8 @@ from kdlib.metrics import pixel_steps, recognisable_share
 from kdlib.mixture import GaussianMixture, ex_post_prior, fit_mixture
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
-from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, as_subpixel, build, subpixel_layer
+from kdlib.models import (MLP, VAE, Decoder, Discriminator, Generator, as_generator, as_subpixel, build,
+                          last_layer_as_subpixel, subpixel_layer)
 from kdlib.plots import class_shares, image_grid, layer_time_bars, loss_curves, quality_against, snapshots
 from kdlib.progress import progress
 from kdlib.pruning import channel_importance, pruned_generator
@@ -39,7 +40,7 @@ __all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "chann
     "evaluate_generator", "ex_post_prior", "feature_loss", "feature_network", "FeatureNet", "fidelity", "fit",
     "fit_mixture", "fixed_latents", "GAN_LATENT", "gan_step", "GANScratch", "gaussian_kl", "GaussianMixture",
     "generated", "Generator", "generator_loss", "hard_labels", "hidden_maps", "hold_then_decay", "image_grid",
-    "interleaved_speed", "kl_divergence", "LABELS", "LatentBatches", "latents", "layer_time_bars", "layer_times",
+    "interleaved_speed", "kl_divergence", "LABELS", "last_layer_as_subpixel", "LatentBatches", "latents", "layer_time_bars", "layer_times",
     "LayerTime", "load", "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table",
     "Measurement", "misclassified", "MLP", "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial",
     "OutputDistillation", "OutputFeatures", "parameter_count", "pixel_steps", "PIXELS", "predict_logits", "progress",

@@ -15,7 +15,9 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from kdlib import Batches, CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.losses import discriminator_loss, generator_loss, vae_losses
-from kdlib.models import VAE, Decoder, Discriminator, Generator, as_subpixel, build, subpixel_layer
+from kdlib.models import (VAE, Decoder, Discriminator, Generator, as_subpixel, build, last_layer_as_subpixel,
+                          subpixel_layer)
+from kdlib.pruning import pruned_generator
 from kdlib.store import load_checkpoint, load_module
 from kdlib.train import DivergedError, Training, checkpoint_path, fit, gan_step, render, vae_step
 
@@ -96,6 +98,35 @@ def test_subpixel_upsampling_computes_what_the_transposed_one_does():
     torch.testing.assert_close(subpixel_layer(layer)(x), layer(x), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="4x4, stride-2, padding-1"):
         subpixel_layer(nn.ConvTranspose2d(3, 2, 7))
+
+
+def test_last_layer_as_subpixel_re_lays_out_the_last_layer_only():
+    """The teacher's fastest exact layout: its last transposed convolution as a sub-pixel one, its middle one kept;
+    the same images; the original untouched; a layout that as_subpixel and the student cutter refuse by name."""
+    torch.manual_seed(0)
+    generator = Generator(16, 0.5)
+    with torch.no_grad():
+        for norm in (m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)):
+            norm.running_mean.normal_()
+            norm.running_var.uniform_(0.5, 2.0)
+    generator.eval()
+    relaid = last_layer_as_subpixel(generator)
+    kinds = [type(layer).__name__ for layer in relaid.net if layer.state_dict()]
+    assert kinds == ["ConvTranspose2d", "BatchNorm2d", "ConvTranspose2d", "BatchNorm2d", "Sequential"]
+    assert isinstance(generator.net[7], nn.ConvTranspose2d) and generator.upsampling == "transposed"
+    z = torch.randn(5, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(relaid(z), generator(z), atol=1e-5, rtol=0)
+    # the last layer 32 -> 1 channels: 4 phases x 9 taps and 4 biases, against 16 taps and 1 bias
+    assert parameter_count(relaid) - parameter_count(generator) == (32 * 4 * 9 + 4) - (32 * 16 + 1)
+    assert relaid.upsampling == "transposed, last sub-pixel"
+    with pytest.raises(ValueError, match="already 'transposed, last sub-pixel'"):
+        as_subpixel(relaid)
+    with pytest.raises(ValueError, match="cannot cut a 'subpixel' student"):
+        pruned_generator(relaid, 0.25, "subpixel")
+    for other in (Generator(16, 0.5, "subpixel"), relaid, VAE(4, 0.5)):
+        with pytest.raises(ValueError, match="need a Generator with transposed upsampling"):
+            last_layer_as_subpixel(other)
 
 
 def test_sub_pixel_student_is_ten_times_smaller_and_built_by_name():
