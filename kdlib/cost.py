@@ -64,8 +64,9 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
     """Images per second at ``batch`` and latency (ms) at batch 1 of every ``runs[name](n)`` (which must produce
     ``n`` images), timed in turn, round after round, the order rotated each round: a slow spell of a shared machine
     then falls on every model alike instead of on whichever ran during it. Per model: the median over ``rounds``
-    rounds and the range (slowest and fastest round) of each, after ``warmup`` untimed rounds; a round times one
-    call at ``batch`` and takes the median of ``latency_calls`` calls at 1. The process's heap is made steady first
+    rounds and the range (slowest and fastest round) of each, after ``warmup`` untimed rounds, and each round's
+    images/s in round order (``images_per_second_rounds``: two models' ratio round by round compares timings taken
+    moments apart); a round times one call at ``batch`` and takes the median of ``latency_calls`` calls at 1. The process's heap is made steady first
     (``steady_heap``), so that no model's time is page faults; ``steady_heap`` in the result says whether it was.
 
     Each timed call follows ``warm_calls`` untimed calls of the same model, so that it finds the caches as a model
@@ -104,6 +105,7 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
     return {name: {"images_per_second": batch / statistics.median(seconds[name]),
                    "latency_ms": 1000 * statistics.median(latencies[name]),
                    "images_per_second_range": (batch / max(seconds[name]), batch / min(seconds[name])),
+                   "images_per_second_rounds": tuple(batch / round_seconds for round_seconds in seconds[name]),
                    "latency_ms_range": (1000 * min(latencies[name]), 1000 * max(latencies[name])),
                    "rounds": rounds, "threads": torch.get_num_threads(), "device": str(device), "batch": batch,
                    "steady_heap": steady, "warm_calls": warm_calls}

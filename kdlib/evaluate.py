@@ -57,6 +57,8 @@ class Measurement(Quality):
     # The slowest and fastest round of each (kdlib.cost.interleaved_speed); None in records made before they were.
     images_per_second_range: tuple[float, float] | None = field(default=None, kw_only=True)
     latency_ms_range: tuple[float, float] | None = field(default=None, kw_only=True)
+    # Each timed round's images/s, in round order (kdlib.cost.interleaved_speed); None in records made before.
+    images_per_second_rounds: tuple[float, ...] | None = field(default=None, kw_only=True)
     rounds: int | None = field(default=None, kw_only=True)
     # Whether the timings ran on a steady heap (kdlib.cost.steady_heap); None in records made before it was asked.
     steady_heap: bool | None = field(default=None, kw_only=True)

@@ -193,6 +193,7 @@ def test_interleaved_speed_takes_turns_and_reports_medians_and_ranges(monkeypatc
     assert batch_calls == ["slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow"]
     assert result["slow"]["images_per_second"] == pytest.approx(8 / 0.016)
     assert result["slow"]["images_per_second_range"] == pytest.approx((8 / 0.032, 8 / 0.016))
+    assert result["slow"]["images_per_second_rounds"] == pytest.approx((500, 500, 250, 500, 500))  # in round order
     assert result["fast"]["latency_ms"] == pytest.approx(1.0) and result["fast"]["latency_ms_range"] == pytest.approx((1.0, 2.0))
     assert result["fast"]["rounds"] == 5 and result["fast"]["batch"] == 8
     with pytest.raises(ValueError, match="at least one model and one round"):

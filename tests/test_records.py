@@ -207,18 +207,19 @@ def test_the_evaluation_is_rebuilt_from_records_and_checkpoints_alone_in_a_new_p
 def test_a_record_made_before_speed_ranges_loads_without_them(tmp_path):
     run = RunDir(tmp_path)
     measured = dataclasses.replace(MEASUREMENT, images_per_second_range=(0.5, 2.0), latency_ms_range=(0.9, 1.1),
-                                   rounds=5, warm_calls=1)
+                                   rounds=5, warm_calls=1, images_per_second_rounds=(1.0, 0.5, 2.0, 1.0, 1.0))
     teacher = dataclasses.replace(save_teacher(run, "gan", tiny_ruler(run)), quality=measured)
     path = teacher.save(run)
     assert Teacher.load(run, family="gan").quality.images_per_second_range == (0.5, 2.0)  # a tuple again
+    assert Teacher.load(run, family="gan").quality.images_per_second_rounds == (1.0, 0.5, 2.0, 1.0, 1.0)
     envelope = json.loads(path.read_text())
     assert Teacher.load(run, family="gan").quality.warm_calls == 1
-    for key in ("images_per_second_range", "latency_ms_range", "rounds", "warm_calls"):
+    for key in ("images_per_second_range", "latency_ms_range", "rounds", "warm_calls", "images_per_second_rounds"):
         del envelope["record"]["quality"][key]
     path.write_text(json.dumps(envelope))
     older = Teacher.load(run, family="gan").quality
     assert older.images_per_second_range is None and older.rounds is None and older.frechet_distance == 1.0
-    assert older.warm_calls is None  # timed cold, before the warm call was made
+    assert older.warm_calls is None and older.images_per_second_rounds is None  # timed cold, rounds not kept
     del envelope["record"]["quality"]["latency_ms"]  # a field without a default is still required
     path.write_text(json.dumps(envelope))
     with pytest.raises(RecordError, match=r"fields missing \['latency_ms'\]"):

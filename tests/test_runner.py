@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +19,8 @@ import kdlib.course.runner as notebooks
 from kdlib.course.cli import main
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
                                   NotebookRun, RulerRecord, RunDir, TemperaturePoint)
-from kdlib.course.report import collect, compression_points, over_seeds, section, target_checks, update_readme
+from kdlib.course.report import (collect, compression_points, over_seeds, section, target_checks, target_rows,
+                                 update_readme)
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
 from kdlib.store import project_root
@@ -220,12 +222,13 @@ def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
 
 
 def row(name: str, objective: str, width: float, parameters: int, fd: float, seed: int | None = 0,
-        images_per_second: float = 1.0) -> EvaluationRow:
+        images_per_second: float = 1.0, rounds: tuple[float, ...] | None = None) -> EvaluationRow:
     return EvaluationRow(frechet_distance=fd, precision=0.5, recall=0.5, density=1.0, coverage=0.5, class_shares=(1.0,),
                          class_kl_to_data=0.0, classes_covered=1, inception_score=1.0, samples=10, parameters=parameters,
                          macs_per_image=1, images_per_second=images_per_second, latency_ms=1.0, threads=2, device="cpu",
                          batch=256, name=name, family="gan", objective=objective, width=width,
-                         seed=None if objective == "teacher" else seed, training_seconds=1.0, fidelity=0.1)
+                         seed=None if objective == "teacher" else seed, training_seconds=1.0, fidelity=0.1,
+                         images_per_second_rounds=rounds)
 
 
 def evaluation(fd: float, config: dict | None = None) -> Evaluation:
@@ -259,7 +262,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 1 | 10 | 37.5 |" in text
-    assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | 0.50x | - | 1.0x | no |" in text  # one seed: not beyond noise
+    assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | 0.50x | - | 1.0x | - | no |" in text  # one seed: not beyond noise
     assert "| 06_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
     assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
     assert (tmp_path / "docs" / "full" / "report.csv").is_file()
@@ -311,6 +314,25 @@ def test_a_target_is_met_only_beyond_the_spread_over_three_seeds():
     far_from_teacher, = target_checks(student((110.0, 112.5, 115.0), (300.0, 310.0, 320.0)))  # 1.25x the teacher's
     assert far_from_teacher["versus_teacher"] == pytest.approx(1.25) and far_from_teacher["beyond_noise"]
     assert not far_from_teacher["met"]  # issue 15's target: <= 1.2x the teacher's Fréchet distance
+
+
+def test_the_speed_ratio_is_also_given_round_by_round():
+    """Round r's ratio is the students' mean images/s in round r over the teacher's in round r: a slow round that
+    hits the teacher alone shows as a high ratio there, while the median ratio stays what the medians give."""
+    teacher = row("GAN teacher", "teacher", 1.0, 100, 90.0, images_per_second=100.0, rounds=(100.0, 100.0, 50.0))
+    students = [row("GAN 1/8 output", "output", 0.125, 10, 100.0, 0, 1000.0, (1000.0, 1200.0, 700.0)),
+                row("GAN 1/8 output", "output", 0.125, 10, 100.0, 1, 1200.0, (1200.0, 1000.0, 500.0))]
+    scratch = [row("GAN 1/8 scratch", "scratch", 0.125, 10, 200.0, seed) for seed in (0, 1)]
+    check, = target_checks([teacher, *students, *scratch])
+    assert check["speedup"] == pytest.approx(11.0) and check["speedup_by_round"] == pytest.approx((11.0, 11.0, 12.0))
+    assert target_rows([check])[0]["images/s / teacher's, lowest to highest round"] == "11.0x to 12.0x"
+    unrecorded, = target_checks([row("GAN teacher", "teacher", 1.0, 100, 90.0, images_per_second=100.0),
+                                 *students, *scratch])  # a record made before the rounds were kept
+    assert unrecorded["speedup_by_round"] is None
+    assert target_rows([unrecorded])[0]["images/s / teacher's, lowest to highest round"] == "-"
+    other_timing, = target_checks([dataclasses.replace(teacher, images_per_second_rounds=(100.0, 100.0)),
+                                   *students, *scratch])
+    assert other_timing["speedup_by_round"] is None  # rounds of another timing are not paired
 
 
 def test_a_section_says_shared_values_once():
