@@ -27,6 +27,7 @@ import torch
 
 from kdlib.cost import interleaved_speed, layer_times, macs_per_image, parameter_count, steady_heap
 from kdlib.distill import width_label
+from kdlib.evaluate import sampler
 from kdlib.models import Generator, as_subpixel, last_layer_as_subpixel
 from kdlib.tables import markdown_table
 
@@ -90,8 +91,8 @@ def main() -> None:
                                    "GMAC/s": r.gmacs_per_second or ""} for r in rows]
                                  + [{"layer": "total", "output": "", "ms": sum(r.milliseconds for r in rows),
                                      "MACs": sum(r.macs for r in rows), "GMAC/s": ""}]) + "\n")
-        speeds = interleaved_speed({name: (lambda m: lambda n: m(torch.randn(n, 64)))(model)
-                                    for name, model in models.items()}, "cpu", args.batch, args.rounds)
+        speeds = interleaved_speed({name: sampler(model, 64) for name, model in models.items()}, "cpu", args.batch,
+                                   args.rounds)
         reference = {key: speeds[key]["images_per_second"] for key in names[:2]}
         table = []
         for name, model in models.items():

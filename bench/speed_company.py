@@ -24,6 +24,7 @@ import statistics
 import torch
 
 from kdlib.cost import interleaved_speed
+from kdlib.evaluate import sampler
 from kdlib.models import Generator, last_layer_as_subpixel
 from kdlib.tables import markdown_table
 
@@ -57,8 +58,8 @@ def main() -> None:
     for repeat in range(args.repeats):
         for company, models in groups.items():
             for warm in WARM_CALLS:
-                speeds = interleaved_speed({name: (lambda m: lambda n: m(torch.randn(n, LATENT)))(model)
-                                            for name, model in models.items()}, "cpu", rounds=args.rounds, warm_calls=warm)
+                speeds = interleaved_speed({name: sampler(model, LATENT) for name, model in models.items()}, "cpu",
+                                           rounds=args.rounds, warm_calls=warm)
                 teacher = speeds["teacher"]["images_per_second"]
                 student = statistics.median(s["images_per_second"] for name, s in speeds.items()
                                             if name.startswith("student"))

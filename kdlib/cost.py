@@ -66,8 +66,9 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
     then falls on every model alike instead of on whichever ran during it. Per model: the median over ``rounds``
     rounds and the range (slowest and fastest round) of each, after ``warmup`` untimed rounds, and each round's
     images/s in round order (``images_per_second_rounds``: two models' ratio round by round compares timings taken
-    moments apart); a round times one call at ``batch`` and takes the median of ``latency_calls`` calls at 1. The process's heap is made steady first
-    (``steady_heap``), so that no model's time is page faults; ``steady_heap`` in the result says whether it was.
+    moments apart); a round times one call at ``batch`` and takes the median of ``latency_calls`` calls at 1. The
+    process's heap is made steady first (``steady_heap``), so that no model's time is page faults; ``steady_heap``
+    in the result says whether it was.
 
     Each timed call follows ``warm_calls`` untimed calls of the same model, so that it finds the caches as a model
     generating batch after batch would, not as the previous model left them: timed cold, right after another model,
