@@ -94,12 +94,19 @@ def check_images(images: torch.Tensor, shape: tuple[int, ...], count: int | None
     if list(images.shape) != expected:
         raise ValueError(f"expected generated images of shape {expected}, got {list(images.shape)}: a generator "
                          f"must return as many images as it is asked for, each {' x '.join(map(str, shape))}")
+    if images.dtype != torch.float32:
+        raise ValueError(f"generated images are {images.dtype}, the ruler measures torch.float32: convert them "
+                         f"with images.float()")
     if not torch.isfinite(images).all():
         raise ValueError("the generated images hold NaN or inf: the generator diverged")
     low, high = float(images.min()), float(images.max())
     if low < -1.001 or high > 1.001:
         raise ValueError(f"generated images range from {low:g} to {high:g}, not [-1, 1]: scale them first "
                          f"(uint8 pixels: kdlib.batches.scale; a VAE: kdlib.models.Decoder)")
+    if 0 <= low < 0.05:  # black is -1 in [-1, 1]; darkest pixels at 0 and none below: black is 0, as in [0, 1]
+        raise ValueError(f"generated images range from {low:g} to {high:g}: their darkest pixels sit at 0 and none is "
+                         f"negative, so they look like images in [0, 1] (e.g. a sigmoid output), which the ruler would "
+                         f"score as a bad generator; map them to [-1, 1] with 2 * images - 1")
     return images
 
 
@@ -136,10 +143,19 @@ def sampler(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu
     return generate
 
 
+def check_samples(samples: int) -> int:
+    """``samples`` if it can be measured: a Fréchet distance needs a covariance, so at least 2 images."""
+    if not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples={samples!r}: a quality measurement needs at least 2 generated images (the "
+                         f"Fréchet distance estimates a covariance); the course uses 10,000")
+    return samples
+
+
 @torch.no_grad()
 def generated(generate: Callable[[int], torch.Tensor], samples: int, shape: tuple[int, ...] = (1, 28, 28),
               batch: int = 1000) -> torch.Tensor:
     """``samples`` images from ``generate(n)``, drawn ``batch`` at a time, each batch checked (``check_images``)."""
+    check_samples(samples)
     return torch.cat([check_images(generate(min(batch, samples - start)), shape, min(batch, samples - start))
                       for start in range(0, samples, batch)])
 
@@ -190,6 +206,7 @@ def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: in
     """Every model (z -> image) measured on ``samples`` latents from its own sampler, and its fidelity to the first
     one's images on the first one's latents (the same latents for all: the teacher's, drawn from its prior). Their
     speeds are timed together, interleaved (``interleaved_speed``), after every quality measurement."""
+    check_samples(samples)
     first_model = next(iter(models.values()))
     shared = latents(first_model, first_model.latent_dim, device, seed)(samples)
     qualities: dict[str, tuple[Quality, float]] = {}

@@ -24,6 +24,9 @@ VAE_PIXELS = (0.0, 1.0)  # the Bernoulli's range
 def hold_then_decay(total_steps: int) -> Callable[[int], float]:
     """Learning-rate factor per step: 1 for the first half of training, then linearly down to 0 at the end
     (the schedule of Isola et al.'s and Zhu et al.'s GANs); the last steps' small updates settle the game."""
+    if total_steps < 1:
+        raise ValueError(f"the schedule spans {total_steps} step(s): give at least one epoch (epochs >= 1) and more "
+                         f"training images than one batch")
     half = total_steps // 2
 
     def factor(step: int) -> float:

@@ -98,8 +98,9 @@ def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings:
     (``"epochs"``), the training time and ``snapshot()`` (e.g. fixed latents rendered
     in [-1, 1]) as uint8 images before training and ``snapshots_per_epoch`` times per
     epoch. A resumed run ends with the same weights, bit for bit, as an uninterrupted
-    one on the same machine and thread count. ``fresh=True`` deletes the checkpoint
-    first. A NaN or infinite loss raises ``DivergedError``, the last good checkpoint
+    one on the same machine and thread count. ``fresh=True`` trains again from the
+    start into ``NAME.retrain.pt`` beside the checkpoint, which it replaces only once
+    finished: an interrupted retrain keeps the old run. A NaN or infinite loss raises ``DivergedError``, the last good checkpoint
     kept; a run of zero steps is refused before anything is written.
     """
     steps = len(training.batches)
@@ -109,9 +110,10 @@ def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings:
     checkpoint = checkpoint_path(checkpoints, name, settings)
     history: dict[str, Any] = {"epochs": [], "steps": {}, "seconds": 0.0, "snapshots": [], "snapshot_epochs": []}
     first_epoch = 0
+    target = checkpoint.with_name(f"{checkpoint.stem}.retrain.pt") if fresh else checkpoint
     if fresh:
-        checkpoint.unlink(missing_ok=True)
-    if checkpoint.is_file():
+        target.unlink(missing_ok=True)  # an earlier retrain that was interrupted: this one starts over
+    elif checkpoint.is_file():
         first_epoch, history = _resume(training, checkpoint, settings, epochs)
 
     def take_snapshot(when: float) -> None:
@@ -141,11 +143,13 @@ def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings:
             scheduler.step()
         history["epochs"].append({loss_name: total / count for loss_name, total in totals.items()})
         history["seconds"] = round(history["seconds"] + time.perf_counter() - start, 2)
-        save_checkpoint(checkpoint, {
+        save_checkpoint(target, {
             "modules": {key: m.state_dict() for key, m in training.modules.items()},
             "optimizers": {key: o.state_dict() for key, o in training.optimizers.items()},
             "schedulers": {key: s.state_dict() for key, s in _schedulers(training).items()},
             "rng": _rng_state(), "epoch": epoch + 1, "history": history, "settings": settings})
+    if fresh:
+        target.replace(checkpoint)
     for module in training.modules.values():
         module.eval()
     return Trained(history, checkpoint, settings)

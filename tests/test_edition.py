@@ -7,7 +7,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kdlib.course.cli import main
-from kdlib.course.edition import MARKER, SOLUTION, exercises, is_solution, student_edition, student_notebook
+from kdlib.course.folders import LEDGER
+from kdlib.course.edition import SOLUTION, exercises, is_solution, student_edition, student_notebook
 from kdlib.course.runner import notebook_paths
 
 PATHS = notebook_paths()
@@ -73,7 +74,7 @@ def test_the_student_edition_writes_every_notebook_and_refuses_foreign_files(tmp
     out = tmp_path / "student"
     assert main(["student-edition", "--out", str(out)]) == 0
     written = sorted(p.name for p in out.glob("*.ipynb"))
-    assert written == [p.name for p in PATHS] and (out / MARKER).is_file()
+    assert written == [p.name for p in PATHS] and (out / LEDGER).is_file()
     for path in LESSONS:
         course, student = nbformat.read(path, as_version=4), nbformat.read(out / path.name, as_version=4)
         assert not any(is_solution(c) for c in student.cells)
@@ -84,7 +85,7 @@ def test_the_student_edition_writes_every_notebook_and_refuses_foreign_files(tmp
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / PATHS[1].name).write_text("my notes")
-    with pytest.raises(ValueError, match=r"already holds 01_soft_labels.ipynb, not written by the student edition"):
+    with pytest.raises(ValueError, match=r"01_soft_labels.ipynb was not written by python -m kdlib student-edition"):
         student_edition(PATHS, foreign)
     assert (foreign / PATHS[1].name).read_text() == "my notes"
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from kdlib.course.folders import LEDGER
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kdlib.course import site
@@ -48,14 +50,13 @@ def test_a_folder_the_builder_did_not_make_is_refused_and_its_own_is_refilled(tm
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="holds files the site builder did not write"):
+    with pytest.raises(ValueError, match="holds files that python -m kdlib site did not write"):
         site.claim(foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
     ours = site.claim(tmp_path / "site")
-    (ours / "html").mkdir()
     (ours / "html" / "old.html").write_text("stale")
     site.claim(ours)
-    assert not (ours / "html").exists() and (ours / site.MARKER).is_file()
+    assert list((ours / "html").iterdir()) == [] and (ours / LEDGER).is_file()
 
 
 def _tarball(path: Path, files: dict[str, bytes]) -> site.WebAsset:

@@ -26,6 +26,27 @@ def _value(text: str) -> object:
         return text
 
 
+def split_values(text: str) -> list[str]:
+    """A grid axis's values as ``-g`` takes them: separated by the commas outside brackets and quotes, so that
+    ``[0.12,0.25],[0.5]`` gives two lists."""
+    values, depth, quote, start = [], 0, "", 0
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(text[start:index])
+            start = index + 1
+    if depth or quote:
+        raise ValueError(f"-g value {text!r} has an unclosed bracket or quote: write lists as [a,b] and text as 'a'")
+    return values + [text[start:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("spec", nargs="?", type=Path, help="YAML file: grid, and optionally profile, parameters, "
                        "only, from, base")
     sweep.add_argument("-g", "--grid", nargs=2, action="append", default=[], metavar=("NAME", "VALUES"),
-                       help="a grid axis, values separated by commas, e.g. -g temperature 1,4,20 (repeatable)")
+                       help="a grid axis, values separated by commas, e.g. -g temperature 1,4,20, or lists: -g student_widths "
+                            "[0.12],[0.12,0.25] (repeatable)")
     sweep.add_argument("--out", required=True, help="folder of the sweep; one run folder per point")
     sweep.add_argument("--base", type=Path, help="run folder whose checkpoints and records seed every point "
                        "(e.g. the teachers for a sweep of notebook 04)")
@@ -77,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     student = commands.add_parser("student-edition", help="write every notebook without its worked solutions "
                                   "(cells tagged 'solution'), each exercise left as a stub that runs")
-    student.add_argument("--out", type=Path, default=Path("build/student"),
+    student.add_argument("--out", default="build/student",
                          help="an empty or new folder, or one the student edition wrote (default build/student)")
 
     site = commands.add_parser("site", help="build the course website from the committed notebooks (not executed), "
@@ -113,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                       args.update_notebooks, args.record_timings, args.only, args.start)
         elif args.command == "sweep":
             spec = read_spec(args.spec) if args.spec else {"grid": {}}
-            grid = spec["grid"] | {name: [_value(v) for v in values.split(",")] for name, values in args.grid}
+            grid = spec["grid"] | {name: [_value(v) for v in split_values(values)] for name, values in args.grid}
             run_sweep(args.out, grid, args.profile or spec.get("profile"),
                       spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
                       args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"))

@@ -441,6 +441,12 @@ def check_together(values: dict[str, Any]) -> None:
                          f"{values.get('validation_size')}): lower student_train_size to at most {available}")
     for prefix, widths_name, objectives in STUDENT_RATES.values():
         widths = values.get(widths_name)
+        names = [f"{width:g}" for width in widths or []]  # how a width reads in its record files' names
+        alike = sorted({name for name in names if names.count(name) > 1})
+        if alike:
+            raise ValueError(f"parameter {widths_name}={widths} holds widths that all read {alike[0]} in the record "
+                             f"files' names, so their students would share one file: give widths that differ in "
+                             f"their first six significant digits")
         for name in (f"{prefix}{objective}_learning_rate" for objective in objectives):
             if widths is not None and name in values and len(values[name]) != len(widths):
                 raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "

@@ -15,10 +15,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from kdlib.course.records import writable_folder
+from kdlib.course.folders import Ledger
 
 SOLUTION = "solution"  # the tag of a worked solution's cells
-MARKER = ".student-edition"  # lists the files a student-edition folder holds, so that only those are replaced
 EXERCISE = re.compile(r"^(\d+)\. \*\*", re.M)  # "1. **Title.**": one exercise of the Exercises cell
 YOURS = ("### Your solutions\n\nThe worked solutions are in the course edition (`notebooks/` in the repository). "
          "Work each exercise below: your reasoning in its text cell, your code in its code cell (empty, it runs as it "
@@ -62,19 +61,9 @@ def student_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookN
 
 def student_edition(notebooks: list[Path], out_dir: str | Path) -> list[Path]:
     """Write the student edition of each of ``notebooks`` into ``out_dir`` (same file names) and return their paths.
-    A folder this function filled before is refilled (only its files replaced); any other file there is refused."""
-    out_dir = Path(out_dir)
-    marker = out_dir / MARKER
-    ours = set(marker.read_text().split()) if marker.is_file() else set()
-    clashes = sorted(p.name for p in notebooks if (out_dir / p.name).exists() and p.name not in ours)
-    if clashes:
-        raise ValueError(f"{out_dir} already holds {', '.join(clashes)}, not written by the student edition: give "
-                         f"--out an empty or new folder")
-    out_dir = writable_folder(out_dir, "--out")
-    written = []
-    for path in notebooks:
-        target = out_dir / path.name
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
-        written.append(target)
-        marker.write_text("\n".join(sorted(ours | {p.name for p in written})) + "\n")
-    return written
+    A folder this function filled before is refilled; a file there that it did not write, or that changed since it
+    wrote it (a student's answers), is refused before anything is written (``kdlib.course.folders.Ledger``)."""
+    ledger = Ledger(out_dir, "python -m kdlib student-edition")
+    ledger.check(path.name for path in notebooks)
+    editions = [student_notebook(nbformat.read(path, as_version=4), path.name) for path in notebooks]
+    return [ledger.write(path.name, lambda tmp, nb=nb: nbformat.write(nb, tmp)) for path, nb in zip(notebooks, editions)]

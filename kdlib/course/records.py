@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import typing
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from kdlib.data import load
 from kdlib.generative import VAE_PIXELS
 from kdlib.mixture import CODES, ex_post_prior
 from kdlib.models import VAE, as_generator, build
+from kdlib.course.folders import output_folder, writable_folder
 from kdlib.store import atomic_write, file_sha256, load_module, write_json
 from kdlib.train import Trained
 
@@ -47,28 +47,11 @@ class RecordError(ValueError):
     """A record is unreadable, out of date, or does not fit the records it is used with."""
 
 
-def writable_folder(path: str | Path, what: str) -> Path:
-    """``path`` as a folder this process can write into (created if missing), or a ValueError naming it."""
-    if str(path).strip() == "":
-        raise ValueError(f"{what} is empty: name a folder")
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} is a file, not a folder: name a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".kdlib-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(f"{what} {path} cannot be written ({err.strerror}): choose a writable folder") from None
-    return path
-
-
 class RunDir:
     """A run folder: ``checkpoints/``, ``records/`` and ``figures/`` under one path."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = writable_folder(path, "run folder")
+        self.path = output_folder(path, "run folder")
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -76,6 +59,10 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return writable_folder(self.path / "checkpoints", "checkpoint folder")
+
+    @property
+    def records(self) -> Path:
+        return writable_folder(self.path / "records", "records folder")
 
     def file(self, *parts: str) -> Path:
         """A path inside the run folder, its parent folder created."""

@@ -26,8 +26,9 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from kdlib.course.folders import Ledger
 from kdlib.course.records import (Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow, NotebookRun,
-                                  Record, Teacher, read_record, writable_folder)
+                                  Record, Teacher, read_record)
 from kdlib.course.shipped import shipped_table
 from kdlib.course.sweep import SweepPoint, sweep_points
 from kdlib.evaluate import LABELS, SPEED_RANGE, speed_range
@@ -333,27 +334,19 @@ def report_markdown(rows: list[dict[str, Any]], runner: list[dict[str, Any]], fi
     return "\n\n".join(sections)
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return path
-
-
 def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation
-    ran, test errors against each swept numeric parameter for the classifiers) into ``out``."""
-    out = writable_folder(out, "--out")
+    ran, test errors against each swept numeric parameter for the classifiers) into ``out``. A file there that
+    the report did not write, or that changed since, is refused before anything is written."""
     rows, runner = collect(runs)
     if not rows and not runner:
         raise ValueError(f"no records found in {[str(r) for r in runs]}: run the notebooks first")
-    written = {"csv": out / "report.csv", "markdown": out / "report.md"}
-    written["csv"].write_text(to_csv(rows + [row | {"section": RUNNER_TITLE} for row in runner]))
-    figures = {}
+    figures: dict[str, tuple[str, plt.Figure]] = {}  # caption -> (file name, figure)
     curve = compression_points(rows)
     if curve:
-        figures["Fréchet distance against parameters, distilled and from scratch"] = _save(
+        figures["Fréchet distance against parameters, distilled and from scratch"] = ("quality_vs_size.png",
             quality_against(curve, "parameters", "parameters used for sampling (log scale)",
-                            y_error="frechet_distance_sd"), out / "quality_vs_size.png")
+                            y_error="frechet_distance_sd"))
     given = [run_parameters(run_records(Path(run))) for run in runs]
     swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
              if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
@@ -366,9 +359,21 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
         ax.set_xlabel(name)
         ax.set_ylabel("test errors")
         ax.legend(fontsize=8)
-        figures[f"Notebook 01: test errors against {name}"] = _save(figure, out / f"errors_vs_{name}.png")
-    written |= {f"plot {caption}": path for caption, path in figures.items()}
-    written["markdown"].write_text(f"# Report of {len(runs)} run(s)\n\n{report_markdown(rows, runner, figures)}\n")
+        figures[f"Notebook 01: test errors against {name}"] = (f"errors_vs_{name}.png", figure)
+    try:
+        ledger = Ledger(out, "python -m kdlib report")
+        ledger.check(["report.csv", "report.md", *(file for file, _ in figures.values())])
+        written = {"csv": ledger.write("report.csv", lambda tmp: tmp.write_text(
+            to_csv(rows + [row | {"section": RUNNER_TITLE} for row in runner])))}
+        for caption, (file, figure) in figures.items():
+            written[f"plot {caption}"] = ledger.write(file, lambda tmp, figure=figure: figure.savefig(
+                tmp, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        for _, figure in figures.values():
+            plt.close(figure)
+    paths = {caption: written[f"plot {caption}"] for caption in figures}
+    text = f"# Report of {len(runs)} run(s)\n\n{report_markdown(rows, runner, paths)}\n"
+    written["markdown"] = ledger.write("report.md", lambda tmp: tmp.write_text(text))
     return written
 
 

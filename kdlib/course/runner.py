@@ -7,11 +7,11 @@ notebook joins the runner, CI and the overview without any change here.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
 import platform
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -19,16 +19,21 @@ from typing import Any
 
 import nbformat
 import papermill
+from papermill.parameterize import parameterize_notebook
 import psutil
 import torch
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
 
 from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
-from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir, writable_folder
+from kdlib.course.folders import Ledger
+from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir
 from kdlib.course.edition import student_notebook
 from kdlib.progress import quiet
-from kdlib.store import project_root
+from kdlib.store import project_root, write_json
 
 
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # a run folder that cannot take
 OWN_OPTIONS = {"profile": "--profile", "run_dir": "--run-dir"}  # runner options, not -p parameters
 
 
@@ -42,6 +47,13 @@ class _SettingsAreKnown(logging.Filter):
 
 
 logging.getLogger("papermill").addFilter(_SettingsAreKnown())
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """The notebooks' kernel, talking to the runner over local (IPC) sockets: no network port is opened, and the
+    kernel has no reason to warn that TCP traffic goes unencrypted."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
 
 def notebooks_dir() -> Path:
@@ -154,11 +166,14 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     if run_dir is not None and str(run_dir).strip() == "":
         raise ValueError("--run-dir is empty: name a folder, or leave it out for runs/<profile>")
     run = RunDir(Path(run_dir if run_dir is not None else project_root() / "runs" / profile).resolve())
+    run.records  # refused now, not after the first notebook ran, when it is a file or cannot be written
     earlier = sorted(p.name for p in run.checkpoints.glob("*.pt"))  # ``checkpoints`` makes the folder if need be
     if record and earlier:
         raise ValueError(f"--record-timings times runs that train, but {run.checkpoints} already holds {len(earlier)} "
                          f"checkpoint(s) from an earlier run (e.g. {earlier[0]}), which the notebooks would load "
                          "instead of training: give a new --run-dir, or leave out --record-timings")
+    for path in paths:
+        executed_here(run.path / path.name, run.path)
     cells_bar = not quiet()  # the runner's own bar over each notebook's cells, for whoever watches the terminal
     os.environ["KDLIB_PROGRESS"] = "0"  # inside the notebooks: keep progress widgets out of the committed outputs
     timings: dict[str, float] = {}
@@ -170,26 +185,49 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
         try:
             with PeakMemory() as memory:
                 papermill.execute_notebook(str(path), str(partial), cwd=str(path.parent), progress_bar=cells_bar,
-                                           parameters=parameters)
+                                           parameters=parameters, kernel_manager_class=IPCKernelManager)
+            timings[path.stem] = round(time.perf_counter() - began, 1)
+            entry = NotebookRun(path.stem, timings[path.stem], round(memory.peak_mib, 1), parameters,
+                                time.strftime("%Y-%m-%dT%H:%M:%S"), machine(parameters.get("device")),
+                                cell_times(partial))
+            entry.save(run)  # the record first: a failed write keeps the old notebook beside the old record
+            partial.replace(output)
         except papermill.PapermillExecutionError as err:
             failed = partial.replace(run.path / f"{path.stem}.failed.ipynb")
             raise RuntimeError(f"{path.name} failed in cell {err.cell_index} (execution count "
                                f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook "
                                f"is kept at {failed}") from None
-        partial.replace(output)
-        timings[path.stem] = round(time.perf_counter() - began, 1)
-        entry = NotebookRun(path.stem, timings[path.stem], round(memory.peak_mib, 1), parameters,
-                            time.strftime("%Y-%m-%dT%H:%M:%S"), machine(parameters.get("device")), cell_times(output))
-        entry.save(run)
+        except OSError as err:
+            if err.errno not in WRITE_ERRORS:
+                raise
+            raise RuntimeError(f"writing {err.filename or partial} failed ({err.strerror or err}): free space on its "
+                               f"disk, or make {run.path} writable, and run again; the last good {output.name} "
+                               f"and its record are kept") from None
+        finally:
+            partial.unlink(missing_ok=True)  # an unfinished execution: never left to take the space
         print(f"[kdlib run] {path.name} done in {timings[path.stem]:.1f} s, kernel peak memory "
               f"{memory.peak_mib:,.0f} MiB; slowest cells: " + "; ".join(
                   f"#{c.index} {c.seconds:.1f} s ({c.first_line[:40]})" for c in entry.slowest()), flush=True)
         if update_committed:
             clean_notebook(output, path)
-    (run.path / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    write_json(run.path / "timings.json", timings)
     if record:
         record_timings(profile, timings)
     return timings
+
+
+def executed_here(target: Path, run_dir: Path) -> None:
+    """Refuse to replace ``target`` unless it is a notebook this runner executed into ``run_dir`` (papermill's
+    metadata names the run folder): a committed or hand-edited notebook there is the user's."""
+    if not target.exists() and not target.is_symlink():
+        return
+    try:
+        given = nbformat.read(target, as_version=4).metadata.get("papermill", {}).get("parameters", {})
+    except Exception:  # noqa: BLE001 - nbformat raises several types for a file that is not a notebook
+        given = {}
+    if not target.is_file() or target.is_symlink() or given.get("run_dir") != str(run_dir):
+        raise ValueError(f"{target} was not executed into {run_dir} by python -m kdlib run, and running would "
+                         f"replace it: move it away, or give --run-dir a folder of its own (e.g. runs/NAME)")
 
 
 def cell_times(executed: Path) -> tuple[CellTime, ...]:
@@ -270,42 +308,30 @@ def study_time(notebook: str) -> str:
             f"{WORDS_PER_MINUTE} a minute; the math and the exercises take longer). Running: {running}.")
 
 
-PREPARED = ".kdlib-prepared"  # marks a folder that prepare_for_nbval made, and lists what it wrote
-
-
 def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> list[Path]:
     """Copy each notebook into ``out_dir`` with the profile and a fresh run folder (``out_dir/run``) injected;
     with ``student``, its student edition (``kdlib.course.edition``), so that CI runs that too.
 
     The copies keep their committed outputs, so ``pytest --nbval-lax out_dir``
     executes each notebook once and checks the cells marked ``# NBVAL_CHECK_OUTPUT``.
-    A folder made by an earlier call is cleared first; any other folder that holds
-    anything is refused, and nothing is deleted that this function did not write.
+    ``out_dir`` is empty, new, or one this function filled (its ledger, ``kdlib.course.folders.Ledger``): what it
+    wrote is replaced, anything else refused, and nothing is deleted that it did not write.
     """
     profile = resolve_profile(profile)
-    out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        marker = out_dir / PREPARED
-        ours = set(marker.read_text().split()) | {PREPARED, "run"} if marker.is_file() else set()
-        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
-        if foreign:
-            raise ValueError(f"{out_dir} holds files that prepare did not write ({', '.join(foreign[:5])}): "
-                             f"give --out an empty or new folder")
-        for name in ours - {PREPARED}:
-            target = out_dir / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-        marker.unlink()
-    out_dir = writable_folder(out_dir, "--out")
-    run_path = (out_dir / "run").resolve()
+    ledger = Ledger(out_dir, "python -m kdlib prepare", exclusive=True)
+    names = [path.name for path in notebook_paths()]
+    ledger.check(names)
+    run_path = ledger.folder_of_its_own("run").resolve()
     prepared = []
     for path in notebook_paths():
-        target = out_dir / path.name
-        if student:
-            nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
-        papermill.execute_notebook(str(target if student else path), str(target), prepare_only=True, progress_bar=False,
-                                   parameters=_parameters_for(path, profile, run_path, {}))
-        prepared.append(target)
-        (out_dir / PREPARED).write_text("\n".join(p.name for p in prepared) + "\n")
+        nb = student_notebook(nbformat.read(path, as_version=4), path.name) if student else \
+            nbformat.read(path, as_version=4)
+        nb.metadata["papermill"] = nbformat.NotebookNode()  # where papermill records the parameters it injects
+        for cell in nb.cells:  # papermill looks for the tagged parameters cell in every cell's tags
+            cell.metadata.setdefault("tags", [])
+        nb = parameterize_notebook(nb, _parameters_for(path, profile, run_path, {}))
+        prepared.append(ledger.write(path.name, lambda tmp, nb=nb: nbformat.write(nb, tmp)))
+    ledger.remove_others(names + ["run"])
     return prepared
 
 

@@ -91,6 +91,12 @@ class Manifest:
             raise RecordError(f"{path} is not a readable manifest ({type(err).__name__}: {err}); {fix}") from None
 
 
+def _from_root(path: Path) -> str:
+    """``path`` as git names it from the repository root (e.g. pretrained/gan-fashion-mnist.pt), when inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(project_root())) if resolved.is_relative_to(project_root()) else str(path)
+
+
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
     return {"name": recipe.name, "kind": recipe.kind, "dataset": recipe.dataset, "settings": recipe.settings}
 
@@ -254,7 +260,7 @@ def verify(name: str, folder: Path = PRETRAINED) -> tuple[Path, Manifest]:
     found = file_sha256(path)
     if found != manifest.sha256:
         raise RecordError(f"{path} has SHA-256 {found[:12]}..., its manifest says {manifest.sha256[:12]}...: the "
-                          f"file is damaged or was replaced; restore it from git (git checkout -- {path.name}) "
+                          f"file is damaged or was replaced; restore it from git (git checkout -- {_from_root(path)}) "
                           f"or {fix}")
     return path, manifest
 

@@ -8,7 +8,7 @@ are taken from the npm registry at build time, checked against pinned SHA-512 su
 ``_static/``.
 
 The build folder holds ``source/`` (what Sphinx reads: copies, rebuilt every time), ``html/`` (the site) and
-``doctrees/``; a marker file says the folder is the site builder's, and any other non-empty folder is refused.
+``doctrees/``; its ledger says the folder is the site builder's, and any other non-empty folder is refused.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import nbformat
 from nbformat.v4 import new_markdown_cell
 
 from kdlib.course.edition import student_edition
-from kdlib.course.records import writable_folder
+from kdlib.course.folders import Ledger, writable_folder
 from kdlib.course.runner import notebook_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "docs" / "site" / "conf.py"
-MARKER = ".kdlib-site"  # marks a folder as the site builder's own, so that it may be emptied and refilled
 CACHE = ROOT / "build" / "site-cache"  # downloaded npm tarballs, kept between builds
+NPM_TIMEOUT_S = 60  # for one `npm pack`: a registry that accepts the connection and never answers fails then
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,19 @@ def fetch_asset(asset: WebAsset, cache: Path = CACHE) -> Path:
                                f"installed: install Node.js and npm (Debian: apt-get install npm), or put "
                                f"{asset.tarball} into {cache}")
         writable_folder(cache, "the site's download cache")
-        done = subprocess.run(["npm", "pack", f"{asset.package}@{asset.version}", "--pack-destination", str(cache),
-                               "--json"], capture_output=True, text=True)
+        offline = (f"offline, or behind a registry that does not answer, put {asset.tarball} into {cache} (made by "
+                   f"`npm pack {asset.package}@{asset.version}` on a machine that reaches the npm registry)")
+        try:
+            done = subprocess.run(["npm", "pack", f"{asset.package}@{asset.version}", "--pack-destination",
+                                   str(cache), "--json", f"--fetch-timeout={NPM_TIMEOUT_S * 1000}", "--fetch-retries=1"],
+                                  capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"npm pack {asset.package}@{asset.version} had no answer from the npm registry in "
+                               f"{NPM_TIMEOUT_S} s: {offline}") from None
         if done.returncode != 0 or not path.is_file():
-            raise RuntimeError(f"npm pack {asset.package}@{asset.version} failed (exit {done.returncode}): "
-                               f"{done.stderr.strip()[-500:]}")
+            reason = next((line for line in done.stderr.splitlines() if "npm error" in line and "code" in line), "")
+            raise RuntimeError(f"npm pack {asset.package}@{asset.version} failed (exit {done.returncode}"
+                               f"{', ' + reason.strip() if reason else ''}): {offline}")
     found = _sha512(path)
     if found != asset.sha512:
         raise RuntimeError(f"{path}: SHA-512 {found} is not the pinned {asset.sha512} of {asset.package} "
@@ -140,7 +148,7 @@ def home_page(readme: str, pages: list[str]) -> str:
 def stage(source: Path) -> list[Path]:
     """Fill ``source`` with what Sphinx reads; return the notebook pages in course order."""
     notebooks = notebook_paths()
-    (source / "notebooks").mkdir(parents=True)
+    (source / "notebooks").mkdir(parents=True, exist_ok=True)
     for path in notebooks:
         nbformat.write(site_notebook(path), source / "notebooks" / path.name)
     student_edition(notebooks, source / "student")
@@ -158,14 +166,12 @@ def stage(source: Path) -> list[Path]:
 
 
 def claim(out: Path) -> Path:
-    """``out`` emptied for a new build: created if missing; refused when it holds files not made by this builder."""
-    out = writable_folder(out, "--out")
-    if any(out.iterdir()) and not (out / MARKER).is_file():
-        raise ValueError(f"{out} holds files the site builder did not write: give --out an empty or new folder")
+    """``out`` ready for a new build: created if missing, its ``source/``, ``html/`` and ``doctrees/`` emptied when
+    this builder made them; refused when it holds anything else (``kdlib.course.folders.Ledger``)."""
+    ledger = Ledger(out, "python -m kdlib site", exclusive=True)
     for part in ("source", "html", "doctrees"):
-        shutil.rmtree(out / part, ignore_errors=True)
-    (out / MARKER).write_text("A course site built by `python -m kdlib site`; rebuilt (emptied) by each build.\n")
-    return out
+        ledger.folder_of_its_own(part)
+    return ledger.folder
 
 
 def build_site(out: str | Path) -> Path:

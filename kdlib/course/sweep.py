@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from kdlib.course.config import resolve_profile
-from kdlib.course.records import Record, RunDir, writable_folder, writer_of
+from kdlib.course.folders import output_folder
+from kdlib.course.records import Record, RecordError, RunDir, writer_of
 from kdlib.course.runner import check_overrides, run_chain, select
 
 SPEC_KEYS = {"profile": str, "grid": dict, "parameters": dict, "only": list, "from": str, "base": str}
@@ -133,7 +134,7 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
     paths = select(only, start)
     for point in points:
         check_overrides(paths, parameters | point, profile)
-    out = writable_folder(out, "--out")
+    out = output_folder(out, "--out")
     base_text = str(Path(base).resolve()) if base is not None else None
     asked = [{"point": point, "parameters": parameters, "profile": profile, "only": tuple(only) if only else None,
               "from": start, "base": base_text} for point in points]
@@ -141,7 +142,7 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
     for point, wanted in zip(points, asked):
         folder = out / point_name(point)
         if (folder / "records" / SweepPoint.file_name()).is_file():
-            done = SweepPoint.load(RunDir(folder))
+            done = finished_point(folder)
             changed = {k: (v, wanted[k]) for k, v in done.asked().items() if _json(v) != _json(wanted[k])}
             if changed:
                 raise ValueError(f"{folder} finished earlier with other settings (then, now: {changed}): give "
@@ -167,10 +168,19 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
     return folders
 
 
+def finished_point(folder: Path) -> SweepPoint:
+    """The record that marks ``folder`` as a finished point, refused with the fix when damaged."""
+    try:
+        return SweepPoint.load(RunDir(folder))
+    except RecordError as err:
+        raise RecordError(f"{str(err).split('; ')[0]}: the point's record is damaged; move or delete the point's "
+                          f"folder {folder}, and the sweep runs that point again") from None
+
+
 def sweep_points(folder: str | Path) -> list[Path]:
     """The finished points of a sweep folder, in the order of their values (numbers before text)."""
     def order(point: Path) -> list[tuple[int, Any]]:
-        values = SweepPoint.load(RunDir(point)).point.values()
+        values = finished_point(point).point.values()
         return [(0, v) if isinstance(v, int | float) else (1, json.dumps(v)) for v in values]
     markers = Path(folder).glob(f"*/records/{SweepPoint.file_name()}")
     return sorted((marker.parent.parent for marker in markers), key=order)
