@@ -74,7 +74,7 @@ def interleaved_speed(runs: dict[str, Callable[[int], torch.Tensor]], device: to
     generating batch after batch would, not as the previous model left them: timed cold, right after another model,
     a small student's images/s depended on the company it was timed in (64,651 beside the teacher alone, 89,158
     among 12 students like it, on a 2-core Intel Xeon); after one warm call, 75,934 and 77,550
-    (``bench/speed_company.py``)."""
+    (docs/results/experiments.md, "Timing a generator in company")."""
     if rounds < 1 or not runs:
         raise ValueError(f"interleaved_speed needs at least one model and one round, got {len(runs)} and {rounds}")
     if warm_calls < 0:

@@ -105,7 +105,7 @@ def last_layer_as_subpixel(generator: Generator) -> Generator:
     """The same generator with only its last upsampling layer re-laid out as a sub-pixel convolution
     (``subpixel_layer``): the same images. For a DCGAN teacher on a CPU this is the fastest exact layout: its last
     transposed convolution (to one channel) runs far below the arithmetic rate of its wider layers, while re-laying
-    out the middle one too costs that layer 2.25x its MACs (``bench/generator_speed.py``).
+    out the middle one too costs that layer 2.25x its MACs (docs/results/experiments.md, the CPU student design).
 
     A layout for timing and sampling, not one the course trains: its ``upsampling`` reads "transposed, last
     sub-pixel", which ``as_subpixel`` and ``kdlib.pruning.pruned_generator`` refuse by name."""

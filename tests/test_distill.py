@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -269,3 +270,12 @@ def test_the_scratch_vae_weights_its_kl_term_by_beta():
     assert logged["loss"].item() == pytest.approx((logged["reconstruction"] + 0.25 * logged["KL"]).item(), rel=1e-6)
     with pytest.raises(ValueError, match="kl_weight must be > 0"):
         VAEScratch(1e-3, kl_weight=0.0).training(vae, None, real_batches(value_range=(0.0, 1.0)), 1)
+
+
+def test_defining_an_objective_elsewhere_leaves_the_courses_objectives_alone():
+    before = {family: dict(names) for family, names in OBJECTIVES.items()}
+
+    @dataclasses.dataclass(frozen=True)
+    class OutputL1(OutputDistillation):  # as notebook 04's exercise defines one
+        name = "output (L1)"
+    assert OBJECTIVES == before and OutputL1.name not in OBJECTIVES["gan"]

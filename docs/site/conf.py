@@ -15,8 +15,9 @@ author = "the kd-imagegen authors"
 html_title = "Knowledge distillation for image generation"
 
 extensions = ["myst_nb", "mermaid_diagrams"]
-# student/: the student edition, offered for download only; docs/results/: copied for the README's figures.
-exclude_patterns = ["student/**", "docs/results/**", "docs/site/**"]
+# student/: the student edition, offered for download only; docs/results/*/: copied for the README's figures (the
+# pages directly under docs/results/ are the site's results pages).
+exclude_patterns = ["student/**", "docs/results/*/**", "docs/site/**"]
 # The README's generated result blocks use #### headings under a ## section in one example: cosmetic.
 suppress_warnings = ["myst.header"]
 

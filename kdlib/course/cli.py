@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import signal
 import sys
 from pathlib import Path
 
@@ -45,6 +46,11 @@ def split_values(text: str) -> list[str]:
     if depth or quote:
         raise ValueError(f"-g value {text!r} has an unclosed bracket or quote: write lists as [a,b] and text as 'a'")
     return values + [text[start:]]
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the command stops through its clean-up (no half-executed notebook left behind)."""
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
 
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         if args.command == "data":
             for name in args.names:
@@ -176,4 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:
+        print(f"stopped ({err or 'Ctrl-C'}): what finished is kept (notebooks, checkpoints, records); the same "
+              f"command goes on from there", file=sys.stderr)
+        return 130
     return 0

@@ -285,7 +285,7 @@ RECIPES = {recipe.name: recipe for recipe in (
     # 2-pixel shifts left it under-fitted (50 epochs: 11.3% training errors, 1,243 test errors, worse than a
     # 5-epoch student on labels), so it learns from the unshifted images there. It keeps Hinton et al.'s dropout:
     # lighter dropout (30% / 10%) made a better teacher (937 test errors against 1,021 on 55,000 images) but no
-    # better student (bench/notebook01_fashion_teacher.py, docs/results/nb01-fashion-teacher*.csv).
+    # better student (docs/results/experiments.md, "Lighter dropout teacher").
     Recipe("classifier-mnist", "classifier", "mnist",
            {"epochs": 100, "jitter": 2, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}),
     Recipe("classifier-fashion-mnist", "classifier", "fashion-mnist",
@@ -300,7 +300,7 @@ RECIPES = {recipe.name: recipe for recipe in (
     # training images (bench/vae_distillation_study.py --part teacher). From its ex-post prior, as the course samples
     # every VAE, it scores 94.8 on the shipped ruler (the full profile's ELBO teacher: 161.1; this recipe on the ELBO,
     # beta = 1: 148.4); from N(0, I), 287.6, worse than the ELBO's 252.1: a lighter KL term buys sharper codes, not a
-    # better N(0, I) prior (bench/vae_prior_gap.py).
+    # better N(0, I) prior (docs/results/experiments.md, "VAE prior gap").
     Recipe("vae-fashion-mnist", "vae", "fashion-mnist",
            {"epochs": 50, "batch_size": 256, "learning_rate": 1e-3, "kl_weight": 0.06, "seed": 0}),
     # Notebook 05's teacher: a flow-matching velocity network (kdlib.diffusion.Velocity, 0.46M parameters) on the

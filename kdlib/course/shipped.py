@@ -417,7 +417,7 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
 
     A shipped file that verifies against today's recipe is kept and said so; any other existing file is
     replaced only with ``replace=True``. ``candidate``: another recipe of that name to try instead
-    (``bench/gan_teacher_recipes.py``); its file loads only once ``RECIPES`` says the same.
+    (docs/results/experiments.md, "Shipped teacher targets"); its file loads only once ``RECIPES`` says the same.
     """
     recipe = candidate or _recipe(name)
     if recipe.name != name:

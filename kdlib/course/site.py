@@ -158,7 +158,8 @@ def stage(source: Path) -> list[Path]:
     for settings in CONF.parent.glob("*.py"):  # conf.py and its local extension
         shutil.copy2(settings, source / settings.name)
     shutil.copytree(CONF.parent / "_static", source / "_static")
-    pages = [f"notebooks/{p.stem}" for p in notebooks] + ["docs/architecture"]
+    pages = [f"notebooks/{p.stem}" for p in notebooks] + ["docs/architecture"] + \
+        [f"docs/results/{page.stem}" for page in sorted((ROOT / "docs" / "results").glob("*.md"))]
     (source / "index.md").write_text(home_page((ROOT / "README.md").read_text(), pages))
     for asset in ASSETS:
         unpack_asset(fetch_asset(asset), asset, source / "_static")
