@@ -65,15 +65,15 @@ SITE ?= build/site
 site: install
 	$(PY) -m kdlib site --out $(SITE)
 
-# The same, then every page loaded in headless Chromium (Debian's chromium and chromium-driver; installed
-# here when missing and run as root), and the two screenshots under docs/site/screenshots/ taken again.
-# make test runs the same browser check (tests/test_site.py).
+# The site's tests alone (tests/test_site.py, which make test runs too): the site built, every page loaded in
+# headless Chromium (Debian's chromium and chromium-driver; installed here when missing and run as root), and
+# the two screenshots under docs/site/screenshots/ taken again.
 site-test: install
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -q && apt-get install -y -q chromium chromium-driver; \
 		else echo "site-test needs Debian's chromium and chromium-driver"; exit 1; fi; }
-	$(PY) -m kdlib site --out $(SITE) --check --screenshots docs/site/screenshots
+	KDLIB_REQUIRE_BROWSER=1 KDLIB_SCREENSHOTS=docs/site/screenshots $(PY) -m pytest tests/test_site.py -p no:cacheprovider -s
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -18,7 +18,7 @@ from kdlib.course.folders import LEDGER
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kdlib.course import site
-from kdlib.course.browser import PageCheck, broken_links, check_site, missing_browser, serve, site_pages
+from site_browser import PageCheck, broken_links, check_site, missing_browser, screenshots, serve, site_pages, site_report
 from kdlib.course.runner import notebook_paths
 
 
@@ -128,7 +128,11 @@ def test_the_built_site_serves_everything_itself(built_site):
 
 
 def test_every_page_loads_cleanly_in_chromium(built_site):
-    checks = {c.page: c for c in check_site(built_site)}
+    """``make site-test`` sets KDLIB_SCREENSHOTS=docs/site/screenshots to take the README's two pictures again."""
+    folder = os.environ.get("KDLIB_SCREENSHOTS")
+    found = check_site(built_site, screenshots(Path(folder)) if folder else None)
+    print(site_report(found))
+    checks = {c.page: c for c in found}
     assert {page: c.problems for page, c in checks.items() if c.problems} == {}
     lessons = [checks[f"notebooks/{p.stem}.html"] for p in notebook_paths()]
     # what was checked is really there: math in every lesson, figures, the two mermaid diagrams

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from kdlib import data
-from kdlib.course.browser import check_site, screenshots, site_report
 from kdlib.course.config import PROFILES, RECIPES
 from kdlib.course.edition import student_edition
 from kdlib.course.report import expand, update_readme, write_report
@@ -113,11 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--out", type=Path, default=Path("build/site"),
                       help="an empty or new folder, or one this command built before (default build/site); "
                            "the site is OUT/html")
-    site.add_argument("--check", action="store_true", help="then load every page in headless Chromium (Debian's "
-                      "chromium and chromium-driver) and fail on console errors, images not loaded, math not "
-                      "typeset, diagrams not drawn, broken internal links")
-    site.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
-                      help="with --check: write the two pictures of the site shown in the README into DIR")
 
     ship = commands.add_parser("teachers", help="train the models shipped under pretrained/ from their recipes "
                                "(kdlib.course.config.RECIPES) and write each with its manifest")
@@ -162,15 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in student_edition(notebook_paths(), args.out):
                 print(path)
         elif args.command == "site":
-            if args.screenshots and not args.check:
-                raise ValueError("--screenshots needs --check (the pictures are taken by the browser check)")
-            front = build_site(args.out)
-            print(f"the course site: {front}")
-            if args.check:
-                checks = check_site(front.parent, screenshots(args.screenshots) if args.screenshots else None)
-                print(site_report(checks))
-                if any(c.problems for c in checks):
-                    raise RuntimeError("the browser found problems on the site (listed above)")
+            print(f"the course site: {build_site(args.out)}")
         elif args.command == "teachers":
             for name in args.only or sorted(RECIPES):
                 manifest = make_shipped(name, args.work, args.out, args.device, args.replace)
