@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 		|| { echo "kd-imagegen needs Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,site]'
+	$(PY) -m pip install --quiet -e '.[dev,site,cluster]'
 	touch $@
 
 install: $(STAMP)

@@ -141,7 +141,8 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     spec.write_text(spec.read_text() + f"base: {base}\n")
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 0
     first = capsys.readouterr().out
-    assert "[kdlib sweep 1/2] temperature=1: running" in first and "[kdlib sweep 2/2] temperature=4: done" in first
+    assert "[kdlib sweep] temperature=1: running on this process" in first
+    assert "[kdlib sweep 1/2] temperature=1: done in" in first and "[kdlib sweep 2/2] temperature=4: done in" in first
     point = tmp_path / "sweep" / "temperature=4"
     assert Classifiers.load(RunDir(point)).models[0].test_errors == (40,)
     assert not (point / "04_first.ipynb").exists()
@@ -152,8 +153,8 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     (point / "records" / "sweep-point.json").unlink()  # as if the sweep had been interrupted during its second point
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 0
     again = capsys.readouterr().out
-    assert "[kdlib sweep 1/2] temperature=1: finished earlier, skipped" in again
-    assert "[kdlib sweep 2/2] temperature=4: running" in again
+    assert "[kdlib sweep] temperature=1: finished earlier, skipped" in again
+    assert "[kdlib sweep] temperature=4: running" in again and "[kdlib sweep 2/2] temperature=4: done in" in again
     # The same sweep asked with another fixed parameter: the finished points are refused, nothing runs.
     spec.write_text(spec.read_text().replace("profile: smoke", "profile: quick"))
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 1

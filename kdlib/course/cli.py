@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="a grid axis, values separated by commas, e.g. -g temperature 1,4,20, or lists: -g student_widths "
                             "[0.12],[0.12,0.25] (repeatable)")
     sweep.add_argument("--out", required=True, help="folder of the sweep; one run folder per point")
+    sweep.add_argument("--workers", type=int, metavar="N", help="run the points on a local Dask cluster of N worker "
+                       "processes, each with its share of the cores (needs pip install -e '.[cluster]')")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run the points on the Dask cluster whose scheduler is "
+                       "at ADDRESS, e.g. tcp://10.0.0.5:8786 (docs/sweeps.md: several machines, Slurm)")
     sweep.add_argument("--base", type=Path, help="run folder whose checkpoints and records seed every point "
                        "(e.g. the teachers for a sweep of notebook 04)")
 
@@ -139,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             grid = spec["grid"] | {name: [_value(v) for v in split_values(values)] for name, values in args.grid}
             run_sweep(args.out, grid, args.profile or spec.get("profile"),
                       spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
-                      args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"))
+                      args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"),
+                      args.workers, args.scheduler)
         elif args.command == "report":
             if bool(args.runs) == bool(args.readme):
                 raise ValueError("give run folders or --readme FILE (one of them)")

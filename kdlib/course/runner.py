@@ -12,8 +12,10 @@ import json
 import logging
 import os
 import platform
+import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from papermill.parameterize import parameterize_notebook
 import psutil
 import torch
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import CaselessStrEnum
+from traitlets import CaselessStrEnum, default
 
 from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
 from kdlib.course.folders import Ledger
@@ -51,9 +53,15 @@ logging.getLogger("papermill").addFilter(_SettingsAreKnown())
 
 class IPCKernelManager(AsyncKernelManager):
     """The notebooks' kernel, talking to the runner over local (IPC) sockets: no network port is opened, and the
-    kernel has no reason to warn that TCP traffic goes unencrypted."""
+    kernel has no reason to warn that TCP traffic goes unencrypted. Each kernel's sockets get a path of their own
+    in the temporary folder: jupyter_client's default names them after the working folder, where two runs at once
+    (a sweep's workers) would take the same sockets."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _own_socket_path(self) -> str:
+        return str(Path(tempfile.gettempdir()) / f"kdlib-kernel-{uuid.uuid4().hex}")
 
 
 def notebooks_dir() -> Path:
@@ -142,7 +150,8 @@ class PeakMemory:
 
 def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
               overrides: dict[str, Any] | None = None, update_committed: bool = False,
-              record: bool = False, only: list[str] | None = None, start: str | None = None) -> dict[str, float]:
+              record: bool = False, only: list[str] | None = None, start: str | None = None,
+              chain: list[Path] | None = None) -> dict[str, float]:
     """Execute every notebook into the run folder, in order; return seconds per notebook.
 
     Each notebook runs into a ``.partial`` copy that replaces the executed notebook
@@ -154,14 +163,15 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
     go into ``notebooks/timings.json``, which the overview notebook shows (refused when the run
     folder already holds checkpoints: a run that loads them instead of training is fast). ``only``
     names the notebooks to run (e.g. ``["01_soft_labels"]``), ``start`` the first
-    one; default: all. Each notebook's wall time, the peak memory of its kernel and
+    one; default: all; ``chain`` gives the notebooks' paths instead (a sweep's point runs the chain its sweep
+    checked). Each notebook's wall time, the peak memory of its kernel and
     the parameters it was given go into a ``NotebookRun`` record, with every code cell's time (the slowest three
     are printed). A progress bar over each notebook's cells shows
     how far it is, except under CI or with ``KDLIB_PROGRESS=0`` (``kdlib.progress.quiet``).
     """
     profile = resolve_profile(profile)
     overrides = dict(overrides or {})
-    paths = select(only, start)
+    paths = list(chain) if chain is not None else select(only, start)
     check_overrides(paths, overrides, profile)
     if run_dir is not None and str(run_dir).strip() == "":
         raise ValueError("--run-dir is empty: name a folder, or leave it out for runs/<profile>")

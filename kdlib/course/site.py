@@ -1,4 +1,4 @@
-"""The course website: the committed notebooks, the README and the architecture notes as one static site.
+"""The course website: the committed notebooks, the README and the pages under docs/ as one static site.
 
 Built with Sphinx and MyST-NB (``docs/site/conf.py``) from the notebooks as they are committed, never
 re-executed. Everything a page needs is served by the site itself, so that it builds and displays with no
@@ -154,11 +154,13 @@ def stage(source: Path) -> list[Path]:
     student_edition(notebooks, source / "student")
     for figures in ("results", "site/screenshots"):  # the README's pictures, at the paths it names
         shutil.copytree(ROOT / "docs" / figures, source / "docs" / figures)
-    shutil.copy2(ROOT / "docs" / "architecture.md", source / "docs" / "architecture.md")
+    guides = sorted((ROOT / "docs").glob("*.md"))  # the architecture notes, running sweeps on a cluster
+    for guide in guides:
+        shutil.copy2(guide, source / "docs" / guide.name)
     for settings in CONF.parent.glob("*.py"):  # conf.py and its local extension
         shutil.copy2(settings, source / settings.name)
     shutil.copytree(CONF.parent / "_static", source / "_static")
-    pages = [f"notebooks/{p.stem}" for p in notebooks] + ["docs/architecture"] + \
+    pages = [f"notebooks/{p.stem}" for p in notebooks] + [f"docs/{guide.stem}" for guide in guides] + \
         [f"docs/results/{page.stem}" for page in sorted((ROOT / "docs" / "results").glob("*.md"))]
     (source / "index.md").write_text(home_page((ROOT / "README.md").read_text(), pages))
     for asset in ASSETS:

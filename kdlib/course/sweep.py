@@ -8,18 +8,25 @@ finished point that differs from what the sweep now asks is refused before
 anything runs. ``base`` (a run folder with, e.g., the teachers of notebooks 02
 and 03) seeds every point's folder with its checkpoints and the records of the
 notebooks before the sweep's first, so that a sweep of notebook 04 does not
-train the teachers again.
+train the teachers again. The points run in turn in one process, or as tasks on a
+Dask cluster (``--workers N`` on this machine, ``--scheduler ADDRESS`` anywhere;
+docs/sweeps.md): each point is written only by the process that runs it, into its
+own folder, and marked finished last.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import itertools
 import json
+import os
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -121,51 +128,140 @@ def _seed(folder: Path, base: Path, first: str) -> None:
             shutil.copy2(source, target)
 
 
+@dataclass(frozen=True)
+class PointJob:
+    """One point to run: everything its process needs (it may run on a Dask worker on another machine)."""
+
+    folder: Path
+    name: str
+    point: dict[str, Any]
+    parameters: dict[str, Any]
+    profile: str
+    only: tuple[str, ...] | None
+    start: str | None
+    base: str | None
+    chain: tuple[Path, ...]  # the notebooks the sweep checked the point's settings against, in order
+
+
+def run_point(job: PointJob) -> tuple[float, str]:
+    """Run one point into its folder and mark it finished (its ``SweepPoint`` record, written last, so that a
+    point stopped on the way is never marked); return its wall time and where it ran."""
+    where = _worker_name()
+    run = RunDir(job.folder)
+    if job.base is not None:
+        _seed(job.folder, Path(job.base), job.chain[0].stem)
+    began = time.perf_counter()
+    print(f"[kdlib sweep] {job.name}: running on {where}", flush=True)
+    run_chain(job.profile, job.folder, job.parameters | job.point, chain=list(job.chain))
+    seconds = round(time.perf_counter() - began, 1)
+    SweepPoint(job.point, job.parameters, job.profile, job.only, job.start, job.base, seconds).save(run)
+    return seconds, where
+
+
+def _worker_name() -> str:
+    """The Dask worker running this, or "this process" outside a worker."""
+    try:
+        from distributed import get_worker
+        return f"worker {get_worker().name}"
+    except (ImportError, ValueError):
+        return "this process"
+
+
 def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None = None,
               parameters: dict[str, Any] | None = None, only: list[str] | None = None, start: str | None = None,
-              base: str | Path | None = None) -> list[Path]:
+              base: str | Path | None = None, workers: int | None = None, scheduler: str | None = None
+              ) -> list[Path]:
     """Run the chain (or ``only`` / from ``start``) for every grid point into ``out/<point>``; return the folders.
 
     Every point's parameters, and every finished point's settings, are checked before
     the first point runs; finished points asked again with the same settings are skipped.
+    The points run one after another in this process, or with ``workers`` on a local Dask
+    cluster of that many processes (each given its share of the cores as torch's threads),
+    or on the Dask cluster whose scheduler is at ``scheduler``. A point that fails is
+    reported with its folder, the others finish, and the sweep then raises.
     """
     parameters, profile = dict(parameters or {}), resolve_profile(profile)
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers (a local Dask cluster) or --scheduler (an existing one), not both")
+    if workers is not None and not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"--workers {workers!r}: give a number of worker processes, at least 1")
     points = grid_points(grid)
     paths = select(only, start)
     for point in points:
         check_overrides(paths, parameters | point, profile)
     out = output_folder(out, "--out")
     base_text = str(Path(base).resolve()) if base is not None else None
-    asked = [{"point": point, "parameters": parameters, "profile": profile, "only": tuple(only) if only else None,
-              "from": start, "base": base_text} for point in points]
+    jobs = [PointJob(out / point_name(point), point_name(point), point, parameters, profile,
+                     tuple(only) if only else None, start, base_text, tuple(paths)) for point in points]
     finished = set()
-    for point, wanted in zip(points, asked):
-        folder = out / point_name(point)
-        if (folder / "records" / SweepPoint.file_name()).is_file():
-            done = finished_point(folder)
-            changed = {k: (v, wanted[k]) for k, v in done.asked().items() if _json(v) != _json(wanted[k])}
+    for job in jobs:
+        if (job.folder / "records" / SweepPoint.file_name()).is_file():
+            wanted = {"point": job.point, "parameters": parameters, "profile": profile, "only": job.only,
+                      "from": start, "base": base_text}
+            changed = {k: (v, wanted[k]) for k, v in finished_point(job.folder).asked().items()
+                       if _json(v) != _json(wanted[k])}
             if changed:
-                raise ValueError(f"{folder} finished earlier with other settings (then, now: {changed}): give "
-                                 f"another --out, or delete {folder} to run that point again")
-            finished.add(point_name(point))
-    folders = []
-    for index, (point, wanted) in enumerate(zip(points, asked), 1):
-        name = point_name(point)
-        folder = out / name
-        folders.append(folder)
-        if name in finished:
-            print(f"[kdlib sweep {index}/{len(points)}] {name}: finished earlier, skipped", flush=True)
-            continue
-        run = RunDir(folder)
-        if base is not None:
-            _seed(folder, Path(base), paths[0].stem)
-        began = time.perf_counter()
-        print(f"[kdlib sweep {index}/{len(points)}] {name}: running", flush=True)
-        run_chain(profile, folder, parameters | point, only=only, start=start)
-        seconds = round(time.perf_counter() - began, 1)
-        SweepPoint(point, parameters, profile, wanted["only"], start, base_text, seconds).save(run)
-        print(f"[kdlib sweep {index}/{len(points)}] {name}: done in {seconds:.0f} s", flush=True)
-    return folders
+                raise ValueError(f"{job.folder} finished earlier with other settings (then, now: {changed}): give "
+                                 f"another --out, or delete {job.folder} to run that point again")
+            finished.add(job.name)
+            print(f"[kdlib sweep] {job.name}: finished earlier, skipped", flush=True)
+    pending = [job for job in jobs if job.name not in finished]
+    outcomes = _on_dask(pending, workers, scheduler) if workers or scheduler else _in_turn(pending)
+    failed = []
+    for done, (job, outcome) in enumerate(outcomes, len(finished) + 1):
+        if isinstance(outcome, BaseException):
+            failed.append(job)
+            print(f"[kdlib sweep {done}/{len(jobs)}] {job.name}: FAILED: {outcome}\n  its folder: {job.folder}",
+                  flush=True)
+        else:
+            seconds, where = outcome
+            print(f"[kdlib sweep {done}/{len(jobs)}] {job.name}: done in {seconds:.0f} s on {where}", flush=True)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} point(s) failed ({', '.join(j.name for j in failed)}; "
+                           f"their errors are printed above); the others finished. Run the sweep again to retry them: "
+                           f"finished points are skipped")
+    return [job.folder for job in jobs]
+
+
+def _in_turn(jobs: list[PointJob]) -> Iterator[tuple[PointJob, tuple[float, str] | BaseException]]:
+    """Each point in this process, one after another; a failure is handed on, not raised."""
+    for job in jobs:
+        try:
+            yield job, run_point(job)
+        except (ValueError, RuntimeError, OSError) as err:
+            yield job, err
+
+
+def _on_dask(jobs: list[PointJob], workers: int | None, scheduler: str | None
+             ) -> Iterator[tuple[PointJob, tuple[float, str] | BaseException]]:
+    """Each point as a Dask task, on a new local cluster of ``workers`` processes or the one at ``scheduler``,
+    handed on as it finishes. Leaving (a failure, Ctrl-C) closes a local cluster and its workers."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("--workers and --scheduler run the points on Dask, which is not installed here: "
+                           "pip install -e '.[cluster]'") from None
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            client = stack.enter_context(Client(scheduler, timeout="30s"))
+            print(f"[kdlib sweep] {len(jobs)} point(s) on the Dask cluster at {scheduler} "
+                  f"({len(client.scheduler_info()['workers'])} workers now)", flush=True)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}))
+            client = stack.enter_context(Client(cluster))
+            print(f"[kdlib sweep] {len(jobs)} point(s) on {workers} local Dask worker(s), {threads} torch "
+                  f"thread(s) each", flush=True)
+        if importlib.util.find_spec("bokeh") is not None:
+            print(f"[kdlib sweep] Dask dashboard: {client.dashboard_link}", flush=True)
+        futures = {client.submit(run_point, job, key=f"kdlib-sweep-{job.name}", pure=False): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as err:  # noqa: BLE001 - a point's own error, or the worker that died running it
+                yield futures[future], err
 
 
 def finished_point(folder: Path) -> SweepPoint:
