@@ -48,8 +48,8 @@ student-edition: install
 
 # Re-execute the notebooks and write them back, cleaned, for committing: the quick
 # profile from a fresh run folder (its times are recorded for the overview). The
-# README's full-profile results come from run folders of their own (its Results
-# section gives the commands), not from the committed notebooks.
+# full profile's results come from run folders of their own (docs/results/full.md
+# gives the commands), not from the committed notebooks.
 notebooks: data
 	rm -rf runs/notebooks-quick
 	$(PY) -m kdlib run --profile quick --run-dir runs/notebooks-quick --update-notebooks --record-timings

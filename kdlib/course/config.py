@@ -185,7 +185,7 @@ SETTINGS: dict[str, Setting] = {
     # full: the shipped recipe's beta (RECIPES below), since full distils the teacher it trains. On the ELBO (beta = 1)
     # its 20-epoch teacher scored 176.8 on the shipped ruler, worse than the profile's scratch students (135.4 +- 2.5
     # at width 0.25, beta 0.06), and its distilled students 198.3 +- 3.0; with beta = 0.06, 120.7 and 142.8 +- 1.1
-    # (README, "The full recipe at the target widths"). smoke and quick keep the ELBO that notebook 03 derives: they
+    # (docs/results/full.md, "The full recipe at the target widths"). smoke and quick keep the ELBO that notebook 03 derives: they
     # distil the shipped teacher, and notebook 03 shows it beside theirs.
     "vae_kl_weight": Setting("beta, the KL term's weight, of the VAE teacher trained in the run (1: the ELBO; the "
                              "shipped teacher's recipe: 0.06)", float, 1.0, 1.0, 0.06, low=1e-3, high=100.0),

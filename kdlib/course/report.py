@@ -6,7 +6,7 @@ students and targets (or, without an evaluation, the teachers alone), and per
 notebook the runner's wall time, peak memory and machine. Each row starts with
 the run's name and the parameters it was given (a sweep point's values, else the
 runner's overrides), so rows of many runs sit in one table. ``update_readme``
-regenerates the README's results from the runs its own markers name.
+regenerates a Markdown page's results (the pages under docs/results/) from the runs its own markers name.
 """
 
 from __future__ import annotations
@@ -379,7 +379,7 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
 
 def update_readme(readme: str | Path, only: Collection[str] | None = None) -> list[str]:
     """Regenerate every ``<!-- kdlib report RUN... --out FOLDER -->`` ... ``<!-- end of kdlib report -->``
-    block of ``readme`` from the runs its marker names (paths relative to the README), and every
+    block of ``readme`` from the runs its marker names (paths relative to the file), and every
     ``<!-- kdlib shipped FOLDER -->`` ... ``<!-- end of kdlib shipped -->`` block from the manifests in
     FOLDER; return the markers. With ``only`` (run folders as the markers write them), a report block that
     names none of them is left as it was, and returned as "kept: MARKER"."""

@@ -464,7 +464,7 @@ def shipped_table(folder: Path = PRETRAINED) -> str:
     return markdown_table(rows)
 
 
-QUALITY_LABELS = {  # the manifests' quality keys, in the order of the README's columns
+QUALITY_LABELS = {  # the manifests' quality keys, in the order of the shipped models page's columns
     "test_accuracy": "test accuracy", "test_errors": "test errors",
     "frechet_distance": "Fréchet distance", "precision": "precision (samples)", "recall": "recall (samples)",
     "recognisable": "recognisable (p >= 0.9)", "recognisable_vs_real": "recognisable / real's",
