@@ -13,8 +13,26 @@ from kdlib.course.runner import check_overrides, declared_parameters, notebook_p
 from kdlib.store import project_root
 
 PATHS = notebook_paths()
-QUOTED = {"01_soft_labels": {"98.6", "44.5", "57.0", "58.9"}}  # numbers the text quotes from a paper (Hinton et al.)
+QUOTED: dict[str, set[str]] = {}  # per notebook, numbers its text quotes from a paper rather than measures
 DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.])")
+# A measured number as the text may type it: a decimal, a whole number of two digits or more (thousands with commas), or
+# a percentage of any size. Not a year (1900 to 2099 without a comma) or a number with a leading zero ("notebook 04").
+NUMBER = re.compile(r"(?<![\w.,\-])(\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+|\d{2,}|\d+(?=%))(?![\w.]\w)")
+NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\]\([^)]*\)|arXiv:\S+|[Ss]ections? [\d.]+|^#+ [\d.]+",
+                       re.S | re.M)
+WORD_BUDGET = {"00_overview": 1200}  # every other lesson: LESSON_WORDS
+LESSON_WORDS, CELL_WORDS, README_CHARACTERS = 3000, 350, 12_000
+
+
+def measured_numbers(text: str) -> set[str]:
+    """The numbers ``NUMBER`` finds in ``text``, without thousands commas or a leading zero's notebook numbers."""
+    return {n.replace(",", "") for n in NUMBER.findall(text) if not re.fullmatch(r"0\d|(?:19|20)\d\d", n)}
+
+
+def generated_prose(cell: nbformat.NotebookNode) -> str:
+    """The Markdown a code cell displays, less its table rows: the paragraphs a reader reads."""
+    text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in cell.get("outputs", []))
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
 
 
 def test_there_are_notebooks_in_order():
@@ -85,33 +103,59 @@ def _decimals(value: str) -> set[str]:
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path):
-    """A number with a decimal point typed in a Markdown cell (outside math and section numbers) must appear in the
-    notebook's own outputs or in a bench result committed under docs/results/: re-running a bench or a cell that
-    changes it makes this test name the sentence that has drifted."""
+    """A number typed in a Markdown cell (a decimal, a whole number of two digits or more, or a percentage; outside
+    math, code, links, years and section numbers) must appear in the notebook's own outputs or in a result committed
+    under docs/results/: re-running a bench or a cell that changes it makes this test name the sentence that has
+    drifted."""
     nb = nbformat.read(path, as_version=4)
     outputs = set()
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             text = "".join(data.get("text/markdown", "")) + data.get("text/plain", "") + output.get("text", "")
-            outputs |= set(DECIMAL.findall(text))
+            outputs |= measured_numbers(text)
     results = set()
     for table in (project_root() / "docs" / "results").rglob("*.csv"):
         with open(table, newline="") as file:
             results |= {shown for row in csv.reader(file) for value in row for shown in _decimals(value)}
     adrift = []
     for cell in (c for c in nb.cells if c.cell_type == "markdown"):
-        text = re.sub(r"\$[^$]*\$|arXiv:\S+|[Ss]ections? [\d.]+|^#+ [\d.]+", "", cell.source, flags=re.MULTILINE)
-        adrift += [number for number in DECIMAL.findall(text) if number not in outputs
-                   and number.replace(",", "") not in results and number not in QUOTED.get(path.stem, set())]
+        adrift += [number for number in sorted(measured_numbers(NOT_PROSE.sub(" ", cell.source)))
+                   if number not in outputs and number not in results and number not in QUOTED.get(path.stem, set())]
     assert not adrift, f"{path.name}: numbers typed in its text that no cell output or committed result holds: {adrift}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_each_lesson_keeps_to_its_word_budget(path):
+    """Prose, generated paragraphs included: at most 3,000 words a lesson (1,200 for the overview), 350 a cell."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "markdown"] + [generated_prose(c) for c in nb.cells
+                                                                          if c.cell_type == "code"]
+    words = sum(len(text.split()) for text in cells)
+    assert words <= WORD_BUDGET.get(path.stem, LESSON_WORDS), f"{path.name}: {words:,} words of prose"
+    longest = max(len(text.split()) for text in cells)
+    assert longest <= CELL_WORDS, f"{path.name}: a cell of {longest} words"
+
+
+def test_the_readme_is_a_front_page():
+    size = len((project_root() / "README.md").read_text())
+    assert size <= README_CHARACTERS, f"README.md is {size:,} characters: results belong on pages under docs/"
 
 
 def test_a_number_typed_without_a_source_is_caught(tmp_path):
     drifted = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("## 2.1 A section\n\nThe student scored 9,876.54, $x = 1.5$, as section 3.2 shows."),
-        nbformat.v4.new_code_cell("print(1)")])
+        nbformat.v4.new_markdown_cell("## 2.1 A section\n\nThe student scored 9,876.54 with 4,321 errors, 12.3456% fewer, "
+                                      "in 2017 (Hinton et al.), $x = 1.5$, `--epochs 30`, as section 3.2 and notebook 04 "
+                                      "show; 12 of them are in the output."),
+        nbformat.v4.new_code_cell("print(12)")])
+    drifted.cells[1].outputs = [nbformat.v4.new_output("stream", text="12\n")]
     path = tmp_path / "09_drift.ipynb"
     nbformat.write(drifted, path)
-    with pytest.raises(AssertionError, match=r"\['9,876.54'\]"):  # the heading, the math, the section are not numbers
+    # the heading, the year, the math, the code, the section, the notebook and the number in the output are not adrift
+    with pytest.raises(AssertionError, match=r"\['12.3456', '4321', '9876.54'\]"):
         test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path)
+
+
+def test_measured_numbers_are_found_and_years_and_notebooks_left_out():
+    assert measured_numbers("1,314.7 against 1,478 errors, 11% fewer, 5% at most, in 2015, notebook 04, 7 seeds") == {
+        "1314.7", "1478", "11", "5"}

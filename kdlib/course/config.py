@@ -28,7 +28,7 @@ PROFILES = ("smoke", "quick", "full")
 DATASETS = ("mnist", "fashion-mnist")
 PROFILE_HELP = {
     "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
-    "quick": "the whole course in about 20 minutes on 2 CPU cores; results a reader can see",
+    "quick": "the whole course on 2 CPU cores, in the time the overview measures; results a reader can see",
     "full": "best results: hours on 2 CPU cores, teachers trained in the run (the overview prints each notebook's "
             "measured time); not timed on a GPU",
 }
