@@ -172,12 +172,12 @@ def speed_range(measurement: Measurement) -> str:
 
 
 def summary_row(name: str, quality: Quality) -> dict[str, Any]:
-    """One table row of the measurements that every chapter reports (cost columns when measured)."""
-    shown = ["parameters", "macs_per_image"] if isinstance(quality, Measurement) else []
-    shown += ["frechet_distance", "precision", "recall", "density", "coverage", "inception_score", "classes_covered"]
+    """One table row of the quality measures every chapter reports, seven columns: what the images are like, not
+    what the model costs (a ``Measurement``'s cost columns are for tables of their own)."""
     values = asdict(quality)
     shares = quality.class_shares
-    return {"images": name, **{LABELS[key]: values[key] for key in shown},
+    return {"images": name, **{LABELS[key]: values[key] for key in ("frechet_distance", "precision", "recall", "density",
+                                                                    "coverage")},
             "class shares": f"{min(shares):.1%} to {max(shares):.1%}"}
 
 

@@ -327,7 +327,7 @@ def test_summary_row_reads_the_evaluator_output():
     cost = {"samples": 10, "parameters": 10, "macs_per_image": 20, "images_per_second": 1.0, "latency_ms": 1.0,
             "threads": 1, "device": "cpu", "batch": 4}
     with_cost = summary_row("model", Measurement(**vars(quality), **cost))
-    assert list(with_cost)[:3] == ["images", "parameters", "MACs/image"] and with_cost["MACs/image"] == 20
+    assert with_cost == row and len(row) <= 8  # a lesson's table shows the images' quality; cost has tables of its own
 
 
 def test_ruler_and_train_size_on_a_synthetic_data_set(tmp_path, monkeypatch):
