@@ -17,6 +17,7 @@ own folder, and marked finished last.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -133,28 +134,26 @@ class PointJob:
     """One point to run: everything its process needs (it may run on a Dask worker on another machine)."""
 
     folder: Path
-    name: str
-    point: dict[str, Any]
-    parameters: dict[str, Any]
-    profile: str
-    only: tuple[str, ...] | None
-    start: str | None
-    base: str | None
+    asked: SweepPoint  # what decided the point, to be saved (with its wall time) once it finished
     chain: tuple[Path, ...]  # the notebooks the sweep checked the point's settings against, in order
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
 
 
 def run_point(job: PointJob) -> tuple[float, str]:
     """Run one point into its folder and mark it finished (its ``SweepPoint`` record, written last, so that a
     point stopped on the way is never marked); return its wall time and where it ran."""
     where = _worker_name()
-    run = RunDir(job.folder)
-    if job.base is not None:
-        _seed(job.folder, Path(job.base), job.chain[0].stem)
+    run, asked = RunDir(job.folder), job.asked
+    if asked.base is not None:
+        _seed(job.folder, Path(asked.base), job.chain[0].stem)
     began = time.perf_counter()
     print(f"[kdlib sweep] {job.name}: running on {where}", flush=True)
-    run_chain(job.profile, job.folder, job.parameters | job.point, chain=list(job.chain))
+    run_chain(asked.profile, job.folder, asked.parameters | asked.point, chain=list(job.chain))
     seconds = round(time.perf_counter() - began, 1)
-    SweepPoint(job.point, job.parameters, job.profile, job.only, job.start, job.base, seconds).save(run)
+    dataclasses.replace(asked, seconds=seconds).save(run)
     return seconds, where
 
 
@@ -191,13 +190,12 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
         check_overrides(paths, parameters | point, profile)
     out = output_folder(out, "--out")
     base_text = str(Path(base).resolve()) if base is not None else None
-    jobs = [PointJob(out / point_name(point), point_name(point), point, parameters, profile,
-                     tuple(only) if only else None, start, base_text, tuple(paths)) for point in points]
+    jobs = [PointJob(out / point_name(point), SweepPoint(point, parameters, profile, tuple(only) if only else None,
+                                                         start, base_text, 0.0), tuple(paths)) for point in points]
     finished = set()
     for job in jobs:
         if (job.folder / "records" / SweepPoint.file_name()).is_file():
-            wanted = {"point": job.point, "parameters": parameters, "profile": profile, "only": job.only,
-                      "from": start, "base": base_text}
+            wanted = job.asked.asked()
             changed = {k: (v, wanted[k]) for k, v in finished_point(job.folder).asked().items()
                        if _json(v) != _json(wanted[k])}
             if changed:
