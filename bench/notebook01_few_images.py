@@ -3,7 +3,7 @@
 In the `quick` profile notebook 01's students learn from the first 6,000 Fashion-MNIST training images for 50
 epochs (``student_train_size``, ``student_epochs``): Hinton et al.'s (2015) section 5, soft labels as a regulariser
 for a network that sees a fraction of the data its teacher saw. The distilled student's T and alpha were chosen by a
-sweep of 8 points (``sweeps/notebook01-quick-few.yaml``); here the student on labels gets a search of the same
+sweep of 8 points (``sweeps/notebook01-quick-few-clean.yaml``); here the student on labels gets a search of the same
 size over its own settings, the learning rate (``--rates``) and the number of epochs (``--epoch-grid``: fewer epochs
 is early stopping, with the cosine schedule ending at the shorter length), and is chosen the same way, on the last
 5,000 training images, held out from every student. The comparison is then made on the test set.

@@ -152,7 +152,7 @@ SETTINGS: dict[str, Setting] = {
                              "tells a real difference from noise", int, 1, 3, 3, low=1, high=20),
     # quick: a tenth of Fashion-MNIST, where soft labels act as a regulariser (Hinton et al. 2015, section 6) in the
     # same ~1,200 steps that all 60,000 images take in 5 epochs (there the gain was within noise: docs/results/
-    # sweep-01-quick, nb01-epochs); full: every image, as in the paper's section 3.
+    # nb01-epochs, docs/results/settings.md); full: every image, as in the paper's section 3.
     "student_train_size": Setting("the first training images each classifier student learns from (None: all the "
                                   "teacher's)", int, None, 6_000, None, low=100, high=60_000, optional=True),
     "student_epochs": Setting("epochs of each classifier student", int, 1, 50, 30, low=1, high=1000),
@@ -160,9 +160,7 @@ SETTINGS: dict[str, Setting] = {
     # them. quick (Fashion-MNIST): sweeps/notebook01-quick-few-clean.yaml: a higher T did worse at every alpha,
     # alpha = 1 tied 0.9. full, one seed per point: on Fashion-MNIST sweeps/notebook01-full-fashion-clean.yaml chose
     # T = 1 and alpha = 0.5, within noise of the student on labels; on MNIST sweeps/notebook01-full-mnist-clean.yaml
-    # chose T = 20, as in the paper, and alpha = 0.5. The first sweeps, with the shipped teachers (which saw the
-    # held-out images), chose the same points in quick (also with all images in 5 epochs: notebook01-quick.yaml)
-    # and on MNIST (tests/test_config.py checks both), T = 4 on Fashion-MNIST in full (notebook01-full-fashion.yaml).
+    # chose T = 20, as in the paper, and alpha = 0.5.
     "temperature": Setting("distillation temperature T", float, 1.0, 1.0, 1.0, low=0.01, high=1000.0,
                            by_dataset={"full": {"mnist": 20.0}}),
     "alpha": Setting("weight of the soft (teacher) term; 1 - alpha weighs the hard labels", float,
@@ -185,7 +183,7 @@ SETTINGS: dict[str, Setting] = {
     # full: the shipped recipe's beta (RECIPES below), since full distils the teacher it trains. On the ELBO (beta = 1)
     # its 20-epoch teacher scored 176.8 on the shipped ruler, worse than the profile's scratch students (135.4 +- 2.5
     # at width 0.25, beta 0.06), and its distilled students 198.3 +- 3.0; with beta = 0.06, 120.7 and 142.8 +- 1.1
-    # (docs/results/full.md, "The full recipe at the target widths"). smoke and quick keep the ELBO that notebook 03 derives: they
+    # (docs/results/full.md, "Notebooks 02 to 06 at the target widths"). smoke and quick keep the ELBO that notebook 03 derives: they
     # distil the shipped teacher, and notebook 03 shows it beside theirs.
     "vae_kl_weight": Setting("beta, the KL term's weight, of the VAE teacher trained in the run (1: the ELBO; the "
                              "shipped teacher's recipe: 0.06)", float, 1.0, 1.0, 0.06, low=1e-3, high=100.0),
