@@ -37,7 +37,9 @@ import torch
 
 from kdlib import generated, load, markdown_table, sampler, scale
 from kdlib.course import DiffusionResult, RunDir, flow_space, load_shipped, shipped_ruler
-from kdlib.course.config import RECIPES, SETTINGS
+from kdlib.course.config import RECIPES, profile_values
+
+QUICK = profile_values("quick")
 from kdlib.diffusion import (ConsistencyDistillation, FlowMatching, LatentGenerator, OneStepRegression,
                              progressive_distillation, train_latent)
 from kdlib.evaluate import image_quality, reference
@@ -101,7 +103,7 @@ def tuning_part(samples: int, work: Path, rates: list[float]) -> None:
     codes, standardiser = flow_space(vae, DATASET)
     teacher, manifest = load_shipped(f"flow-{DATASET}")
     score = held_out_scorer(samples)
-    steps, pairs = SETTINGS["latent_student_steps"].quick, SETTINGS["regression_pairs"].quick
+    steps, pairs = QUICK["latent_student_steps"], QUICK["regression_pairs"]
     rows = []
     for rate in rates:
         identity = {"teacher": manifest.sha256}

@@ -19,7 +19,7 @@ import time
 import torch
 
 from kdlib import LABELS, Generator, evaluate_generator, load, markdown_table
-from kdlib.course.config import SETTINGS, resolve_device
+from kdlib.course.config import profile_values, resolve_device
 from kdlib.evaluate import floor_and_ceiling, reference
 from kdlib.features import feature_network
 from kdlib.store import project_root
@@ -29,7 +29,7 @@ LATENT = 64
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=SETTINGS["feature_epochs"].quick,
+    parser.add_argument("--epochs", type=int, default=profile_values("quick")["feature_epochs"],
                         help="feature network epochs (default: the quick profile's)")
     args = parser.parse_args()
     device = resolve_device(None)

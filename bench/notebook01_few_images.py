@@ -39,7 +39,9 @@ from kdlib import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, load, markdown
                    scale, soft_labels)
 from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
-from kdlib.course.config import SETTINGS
+from kdlib.course.config import profile_values
+
+QUICK = profile_values("quick")
 from kdlib.store import project_root
 
 HELD_OUT = 5_000  # the last training images, as validation_size in the sweeps
@@ -48,15 +50,15 @@ DATASET = "fashion-mnist"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=SETTINGS["student_train_size"].quick)
-    parser.add_argument("--epochs", type=int, default=SETTINGS["student_epochs"].quick)
+    parser.add_argument("--images", type=int, default=QUICK["student_train_size"])
+    parser.add_argument("--epochs", type=int, default=QUICK["student_epochs"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rates", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3, 1e-2])
     parser.add_argument("--epoch-grid", type=int, nargs="+", default=[25, 50])
     parser.add_argument("--dropout", action="store_true", help="also the student on labels with the teacher's dropout")
     parser.add_argument("--more-images", type=int, nargs="*", default=[12_000, 24_000, 55_000])
-    parser.add_argument("--temperature", type=float, default=SETTINGS["temperature"].quick)
-    parser.add_argument("--alpha", type=float, default=SETTINGS["alpha"].quick)
+    parser.add_argument("--temperature", type=float, default=QUICK["temperature"])
+    parser.add_argument("--alpha", type=float, default=QUICK["alpha"])
     parser.add_argument("--csv", type=Path, help="also write the table here")
     args = parser.parse_args()
     keep = 60_000 - HELD_OUT
@@ -95,7 +97,7 @@ def main() -> None:
     best = min(search, key=lambda row: row["held-out errors (mean)"])
     with torch.no_grad():
         table = predict_logits(teacher, scale(train.images[:args.images], PIXELS))
-    distilled = measure("distilled", args.images, args.epochs, SETTINGS["learning_rate"].quick,
+    distilled = measure("distilled", args.images, args.epochs, QUICK["learning_rate"],
                         lambda labels: soft_labels(table, labels, args.temperature, args.alpha),
                         {"teacher": manifest.sha256[:16], "temperature": args.temperature, "alpha": args.alpha})
     for images in args.more_images:

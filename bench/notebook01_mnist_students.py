@@ -8,7 +8,7 @@ baseline gets what the teacher got:
 
 - **shifts** (``--jitter``): every image the students see shifted by up to that many pixels. The student on labels
   gets the shifted images; the distilled student the teacher's logits *of the shifted images*
-  (``kdlib.teacher_soft_labels``: "consistent" teaching, Beyer et al. 2022), since a table of logits of the
+  (``kdlib.classifiers.teacher_soft_labels``: "consistent" teaching, Beyer et al. 2022), since a table of logits of the
   unshifted images would describe other images than the student sees;
 - **longer training** (``--epochs``): Beyer et al. find that distillation keeps gaining long after training on
   labels has stopped ("patient" teaching).
@@ -36,10 +36,13 @@ from typing import Any
 import torch
 
 from kdlib import (PIXELS, STUDENT_MLP, hard_labels, load, markdown_table, misclassified, predict_logits, scale,
-                   soft_labels, teacher_soft_labels, train_classifier)
+                   soft_labels, train_classifier)
+from kdlib.classifiers import teacher_soft_labels
 from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
-from kdlib.course.config import SETTINGS
+from kdlib.course.config import profile_values
+
+FULL = profile_values("full", "mnist")
 from kdlib.store import project_root
 
 HELD_OUT = 5_000
@@ -81,8 +84,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[30])
     parser.add_argument("--jitter", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--temperature", type=float, default=SETTINGS["temperature"].full)
-    parser.add_argument("--alpha", type=float, default=SETTINGS["alpha"].full)
+    parser.add_argument("--temperature", type=float, default=FULL["temperature"])
+    parser.add_argument("--alpha", type=float, default=FULL["alpha"])
     parser.add_argument("--csv", type=Path, help="also write the table here")
     args = parser.parse_args()
     teacher, manifest = load_shipped("classifier-mnist")

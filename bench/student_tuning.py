@@ -53,18 +53,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from kdlib import (DivergedError, GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures,  # noqa: E402
-                   Student, VAEDistillation, VAEScratch, generated, load, markdown_table, sampler, scale,
-                   train_student)
+from kdlib import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation,
+                   VAEScratch, generated, load, markdown_table, sampler, scale, train_student)  # noqa: E402
+from kdlib.train import DivergedError  # noqa: E402
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher  # noqa: E402
 from kdlib.data import Split  # noqa: E402
-from kdlib.course.config import SETTINGS  # noqa: E402
+from kdlib.course.config import profile_values  # noqa: E402
+
+QUICK = profile_values("quick")
 from kdlib.metrics import frechet_distance  # noqa: E402
 from kdlib.progress import progress  # noqa: E402
 from kdlib.store import project_root  # noqa: E402
 
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
-WIDTH, UPSAMPLING = SETTINGS["student_widths"].quick[0], SETTINGS["gan_student_upsampling"].quick
+WIDTH, UPSAMPLING = QUICK["student_widths"][0], QUICK["gan_student_upsampling"]
 POSTERIOR_FRACTIONS, KL_WEIGHTS = (0.0, 0.25, 0.5, 1.0), (0.06, 0.125, 0.25, 1.0)
 SETTING = {"gan": "discriminator width", "vae": "setting"}  # the name of the second column searched
 
@@ -93,15 +95,13 @@ def configurations(family: str, rates: list[float], width: float, init: str = "r
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
                  for share in POSTERIOR_FRACTIONS] +
                 [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in kl_weights]]
-    quick = {name: SETTINGS[name].quick for name in ("adversarial_weight", "feature_weight", "gan_learning_rate")}
     points = []
     for rate in rates:  # GAN
         points.append(("output", None, OutputDistillation(learning_rate=rate)))
-        points.append(("output+features", None, OutputFeatures(learning_rate=rate, feature_weight=quick["feature_weight"])))
+        points.append(("output_features", None, OutputFeatures(learning_rate=rate, weight=QUICK["gan_output_features_weight"])))
         for discriminator in (width, 1.0):
-            points.append(("output+adversarial", discriminator, OutputAdversarial(
-                learning_rate=rate, adversarial_weight=quick["adversarial_weight"],
-                discriminator_learning_rate=quick["gan_learning_rate"], discriminator_width=discriminator)))
+            points.append(("output_adversarial", discriminator, OutputAdversarial(
+                learning_rate=rate, weight=QUICK["gan_output_adversarial_weight"], discriminator_width=discriminator)))
             if init == "random":
                 points.append(("scratch", discriminator, GANScratch(learning_rate=rate,
                                                                     discriminator_width=discriminator, anneal=True)))
@@ -126,7 +126,7 @@ def main() -> None:
                              "most important channels; teacher-random-channels: as many drawn at random; "
                              "kdlib.pruning); either searches only them and writes tuning-init-INIT...")
     parser.add_argument("--objectives", nargs="+", metavar="NAME",
-                        help="search only these objectives (e.g. output+adversarial scratch); writes ...-only-NAME-...")
+                        help="search only these objectives (e.g. output_adversarial scratch); writes ...-only-NAME-...")
     parser.add_argument("--kl-weights", type=float, nargs="+", default=list(KL_WEIGHTS),
                         help="the scratch VAE's KL weights beta (--family vae)")
     parser.add_argument("--device", default="cpu", help="where the students train (cpu | cuda)")
@@ -141,8 +141,8 @@ def main() -> None:
     train, distance_of = held_out_scorer(args.device)
     checkpoints = project_root() / "runs" / "bench-student-tuning" / "checkpoints"
     identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}
-    quick_epochs, batch = ((SETTINGS["gan_student_epochs"].quick, SETTINGS["gan_batch_size"].quick) if family == "gan"
-                           else (SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick))
+    quick_epochs, batch = ((QUICK["gan_student_epochs"], QUICK["gan_batch_size"]) if family == "gan"
+                           else (QUICK["vae_student_epochs"], QUICK["batch_size"]))
     epochs = args.epochs or quick_epochs
     upsampling = UPSAMPLING if family == "gan" else "transposed"
     points = configurations(family, args.rates, args.width, args.init, tuple(args.kl_weights))
@@ -177,7 +177,7 @@ def main() -> None:
             + ("" if args.width == WIDTH else f"-width-{args.width:g}")
             + ("" if epochs == quick_epochs else f"-epochs-{epochs}")
             + ("" if tuple(args.kl_weights) == KL_WEIGHTS else "-beta-" + "-".join(f"{b:g}" for b in args.kl_weights))
-            + ("" if not args.objectives else "-only-" + "-".join(args.objectives).replace("+", "_")))
+            + ("" if not args.objectives else "-only-" + "-".join(args.objectives)))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -44,7 +44,9 @@ from kdlib import (VAE, Student, VAEDistillation, VAEScratch, generated, load, m
                    train_student, train_vae)
 from kdlib.batches import Batches
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher
-from kdlib.course.config import RECIPES, SETTINGS
+from kdlib.course.config import RECIPES, profile_values
+
+QUICK = profile_values("quick")
 from kdlib.course.shipped import load_shipped
 from kdlib.metrics import frechet_distance
 from kdlib.progress import progress
@@ -53,7 +55,7 @@ from kdlib.train import Training, update
 
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH = 0.12  # the width of the committed results (the quick profile trained VAE students of width 0.12 then)
-EPOCHS, BATCH = SETTINGS["vae_student_epochs"].quick, SETTINGS["batch_size"].quick
+EPOCHS, BATCH = QUICK["vae_student_epochs"], QUICK["batch_size"]
 WORK = project_root() / "runs" / "bench-vae-study"
 FEATURES: dict[str, nn.Module] = {}  # feature space name -> network on images in [0, 1], filled by main()
 
@@ -146,8 +148,8 @@ def main() -> None:
     score = Scorer(train.images)
     rates = {"distill": args.learning_rate or VAEDistillation.learning_rate,  # the width-0.12 search's
              "scratch": args.learning_rate or VAEScratch.learning_rate}
-    tuned = {"distilled": VAEDistillation(rates["distill"], SETTINGS["vae_posterior_fraction"].quick),
-             "scratch": VAEScratch(rates["scratch"], SETTINGS["vae_scratch_kl_weight"].quick)}
+    tuned = {"distilled": VAEDistillation(rates["distill"], QUICK["vae_distilled_posterior_fraction"]),
+             "scratch": VAEScratch(rates["scratch"], QUICK["vae_scratch_kl_weight"])}
     if args.part == "features":
         shipped, provenance = shipped_teacher("vae", DATASET)
         identity = {"dataset": DATASET, "train_size": TRAIN, "teacher": provenance.checkpoint.sha256}

@@ -1,54 +1,42 @@
 """kdlib: the science of the kd-imagegen course (data, models, losses, distillation, training, metrics, evaluation),
-one idea per module, all on this face. The course machinery is the wing ``kdlib.course``, which this core never imports.
+one idea per module. This face holds what the notebooks call; everything else lives in its module (``kdlib.cost``,
+``kdlib.plots``, ...). The course machinery is the wing ``kdlib.course``, which this core never imports.
 """
 
+from kdlib import (batches, classifiers, cost, data, diffusion, distill, encoders, evaluate, features,  # noqa: F401
+                   generative, losses, metrics, mixture, models, plots, progress, pruning, store, tables, train)
 from kdlib.batches import Batches, scale
-from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, soft_labels, misclassified,
-                               teacher_soft_labels, train_classifier)
-from kdlib.cost import (LayerTime, interleaved_speed, layer_times, macs_per_image, parameter_count, speed,
-                        steady_heap)
-from kdlib.data import DATASETS, DataError, DataNotFoundError, load
-from kdlib.distill import (OBJECTIVES, STUDENT_MODULE, Adaptors, GANScratch, LatentBatches, Objective,
-                           OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation, VAEScratch,
-                           decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
-from kdlib.diffusion import (ConsistencyDistillation, FlowMatching, Halving, LatentGenerator, OneStepRegression,
-                             Velocity, consistency_sample, euler_sample, progressive_distillation, train_latent)
-from kdlib.encoders import EncoderScores, encoder_scores
-from kdlib.evaluate import (LABELS, Measurement, Quality, Ruler, compare, evaluate_generator, fidelity, generated,
-                            latents, ruler, ruler_of, sampler, summary_row)
-from kdlib.features import FeatureNet, feature_network
-from kdlib.generative import GAN_LATENT, VAE_LATENT, fixed_latents, hold_then_decay, train_gan, train_vae
-from kdlib.metrics import pixel_steps, recognisable_share
-from kdlib.mixture import GaussianMixture, ex_post_prior, fit_mixture
+from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, misclassified, soft_labels,
+                               train_classifier)
+from kdlib.cost import macs_per_image, parameter_count
+from kdlib.data import load
+from kdlib.distill import (OBJECTIVES, GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student,
+                           VAEDistillation, VAEScratch, hidden_maps, output_loss, train_student)
+from kdlib.evaluate import LABELS, Quality, evaluate_generator, fidelity, generated, latents, sampler, summary_row
+from kdlib.generative import fixed_latents, train_gan, train_vae
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
-from kdlib.models import (MLP, VAE, Decoder, Discriminator, Generator, as_generator, as_subpixel, build,
-                          last_layer_as_subpixel, subpixel_layer)
-from kdlib.plots import class_shares, image_grid, layer_time_bars, loss_curves, quality_against, snapshots
-from kdlib.progress import progress
-from kdlib.pruning import channel_importance, pruned_generator
-from kdlib.store import CheckpointError, load_checkpoint, load_module, save_checkpoint, settings_digest
+from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
+from kdlib.plots import image_grid, loss_curves
 from kdlib.tables import markdown_table
-from kdlib.train import (DivergedError, Trained, Training, classifier_training, fit, gan_step, predict_logits,
-                         render, seed_everything, update, vae_step)
+from kdlib.train import classifier_training, fit, gan_step, predict_logits, render, seed_everything, update, vae_step
 
-__all__ = ["Adaptors", "as_generator", "as_subpixel", "Batches", "build", "channel_importance", "CheckpointError",
-    "class_shares",
-    "classifier_training", "compare", "cross_entropy", "DataError", "DataNotFoundError", "DATASETS", "Decoder",
-    "decoder_loss", "Discriminator", "discriminator_loss", "distillation_loss", "DivergedError", "encoder_scores",
-    "EncoderScores", "entropy",
-    "evaluate_generator", "ex_post_prior", "feature_loss", "feature_network", "FeatureNet", "fidelity", "fit",
-    "fit_mixture", "fixed_latents", "GAN_LATENT", "gan_step", "GANScratch", "gaussian_kl", "GaussianMixture",
-    "generated", "Generator", "generator_loss", "hard_labels", "hidden_maps", "hold_then_decay", "image_grid",
-    "interleaved_speed", "kl_divergence", "LABELS", "last_layer_as_subpixel", "LatentBatches", "latents",
-    "layer_time_bars", "layer_times",
-    "LayerTime", "load", "load_checkpoint", "load_module", "loss_curves", "macs_per_image", "markdown_table",
-    "Measurement", "misclassified", "MLP", "Objective", "OBJECTIVES", "output_loss", "OutputAdversarial",
-    "OutputDistillation", "OutputFeatures", "parameter_count", "pixel_steps", "PIXELS", "predict_logits", "progress",
-    "pruned_generator", "Quality",
-    "quality_against", "recognisable_share", "render", "Ruler", "ruler", "ruler_of", "sampler", "save_checkpoint",
-    "scale", "seed_everything", "settings_digest", "snapshots", "soft_labels", "soften", "speed", "steady_heap",
-    "Student", "STUDENT_MLP", "STUDENT_MODULE", "subpixel_layer", "summary_row", "TEACHER_MLP", "teacher_soft_labels",
-    "train_classifier",
-    "train_gan", "train_student", "train_vae", "Trained", "Training", "update", "VAE", "VAE_LATENT", "vae_losses",
-    "vae_step", "VAEDistillation", "VAEScratch"]
+__all__ = [
+    # data and models
+    "load", "scale", "Batches", "PIXELS", "MLP", "TEACHER_MLP", "STUDENT_MLP", "Generator", "Discriminator", "VAE",
+    "Decoder", "build", "as_generator",
+    # losses
+    "cross_entropy", "entropy", "kl_divergence", "soften", "distillation_loss", "soft_labels", "hard_labels",
+    "discriminator_loss", "generator_loss", "vae_losses", "output_loss", "hidden_maps",
+    # training
+    "fit", "update", "seed_everything", "classifier_training", "train_classifier", "predict_logits", "misclassified",
+    "gan_step", "vae_step", "train_gan", "train_vae", "render", "fixed_latents",
+    # distillation: one object per objective
+    "OBJECTIVES", "OutputDistillation", "OutputAdversarial", "OutputFeatures", "GANScratch", "VAEDistillation",
+    "VAEScratch", "Student", "train_student",
+    # evaluation and cost
+    "latents", "sampler", "generated", "evaluate_generator", "fidelity", "Quality", "summary_row", "LABELS",
+    "parameter_count", "macs_per_image",
+    # tables and figures
+    "markdown_table", "image_grid", "loss_curves",
+]

@@ -127,7 +127,12 @@ def _logged(total: torch.Tensor, losses: dict[str, torch.Tensor]) -> dict[str, t
 @dataclass(frozen=True)
 class Objective:
     """How a student learns. A subclass sets ``family`` and ``name`` and builds the ``Training`` (what it trains,
-    the student under ``STUDENT_MODULE[family]``; optimisers; step; its batches) from the real batches."""
+    the student under ``STUDENT_MODULE[family]``; optimisers; step; its batches) from the real batches.
+
+    ``name`` is the objective's one name: the key of ``OBJECTIVES``, the mark of its checkpoints and records, and the
+    prefix of its settings in the course's profiles (``<family>_<name>_<field>`` for each field). Each field's
+    default is the value the course uses unless a profile says otherwise; ``learning_rate``'s is the one searched
+    for the smallest student (bench/student_tuning.py)."""
 
     family: ClassVar[str]
     name: ClassVar[str]
@@ -146,7 +151,7 @@ class OutputDistillation(Objective):
 
     family = "gan"
     name = "output"
-    learning_rate: float = 1e-2
+    learning_rate: float = 1e-3
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         optimizer = _adam(student.parameters(), self.learning_rate)
@@ -172,9 +177,9 @@ class OutputAdversarial(OutputDistillation):
     """Output distillation plus a GAN term (Aguinaldo et al.'s joint loss): a discriminator learns real
     images against the student's, and the student's non-saturating loss against it joins, weighted."""
 
-    name = "output+adversarial"
-    learning_rate: float = 3e-2  # each objective's rate: bench/student_tuning.py's search (quick recipe)
-    adversarial_weight: float = 0.01
+    name = "output_adversarial"
+    learning_rate: float = 1e-2
+    weight: float = 0.01  # of the GAN term
     discriminator_learning_rate: float = 2e-4
     discriminator_width: float = 1.0
 
@@ -191,7 +196,7 @@ class OutputAdversarial(OutputDistillation):
             images = student(z)
             d_loss = update(d_optimizer, discriminator_loss(discriminator(real_images), discriminator(images.detach())))
             losses = {"output": output_loss(images, target),
-                      "adversarial": self.adversarial_weight * generator_loss(discriminator(images))}
+                      "adversarial": self.weight * generator_loss(discriminator(images))}
             return _logged(update(optimizer, sum(losses.values())), losses) | {"discriminator": d_loss}
         return self._distilled({"generator": student, "discriminator": discriminator},
                                {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
@@ -202,9 +207,9 @@ class OutputFeatures(OutputDistillation):
     """Output distillation plus the teacher's hidden feature maps (Li et al. 2020): learned 1x1 adaptors
     map the student's maps to the teacher's channels, trained with the student."""
 
-    name = "output+features"
-    learning_rate: float = 3e-2
-    feature_weight: float = 1.0
+    name = "output_features"
+    learning_rate: float = 3e-3
+    weight: float = 1.0  # of the feature-map term
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         adaptors = Adaptors(student, teacher).to(real.device)
@@ -216,7 +221,7 @@ class OutputFeatures(OutputDistillation):
                 target, teacher_maps = hidden_maps(teacher, z)
             images, maps = hidden_maps(student, z)
             losses = {"output": output_loss(images, target),
-                      "features": self.feature_weight * feature_loss(adaptors(maps), teacher_maps)}
+                      "features": self.weight * feature_loss(adaptors(maps), teacher_maps)}
             return _logged(update(optimizer, sum(losses.values())), losses)
         return self._distilled({"generator": student, "adaptors": adaptors}, {"generator": optimizer}, step, real,
                                epochs)
@@ -255,8 +260,7 @@ class VAEDistillation(Objective):
 
     family = "vae"
     name = "distilled"
-    learning_rate: float = 3e-2  # bench/student_tuning.py --family vae searched both settings on one grid at width
-    # 0.12; other widths need other rates (2e-2 at 0.25): the profiles' vae_distill_learning_rate, one per width
+    learning_rate: float = 2e-2  # searched at width 0.25, the course's VAE students' (bench/student_tuning.py --family vae)
     posterior_fraction: float = 1.0
 
     def __post_init__(self) -> None:
@@ -297,7 +301,7 @@ class VAEScratch(Objective):
 
     family = "vae"
     name = "scratch"
-    learning_rate: float = 3e-2
+    learning_rate: float = 2e-2
     kl_weight: float = 0.125  # bench/student_tuning.py --family vae: beta < 1 samples better from an ex-post prior
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
@@ -352,7 +356,7 @@ class Student:
 
     @property
     def name(self) -> str:
-        """E.g. "GAN 1/8 output+adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
+        """E.g. "GAN 1/8 output_adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
         "GAN 0.12 sub-pixel output (cut from teacher)"."""
         layer = " sub-pixel" if self.upsampling == "subpixel" else ""
         start = self.STARTS[self.init][0]
@@ -394,7 +398,7 @@ def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, la
     training = student.objective.training(model, teacher, real, epochs)
     fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed + 1)).to(device)
     generator = as_generator(model)
-    trained = fit(training, epochs, checkpoints, f"student_{family}_{student.objective.name.replace('+', '_')}",
+    trained = fit(training, epochs, checkpoints, f"student_{family}_{student.objective.name}",
                   settings, snapshot=lambda: render(generator, fixed_z), snapshots_per_epoch=2, fresh=fresh,
                   description=student.name)
     return model.eval(), trained

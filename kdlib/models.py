@@ -214,7 +214,7 @@ class Decoder(nn.Module):
     Shares the VAE's decoder weights (not the encoder's: sampling does not use it),
     so that the evaluation toolkit measures a VAE's samples and cost like a GAN's. ``prior`` is where its
     latents are drawn from (``kdlib.sampler``): None, the training prior N(0, I); or an ex-post prior
-    (``kdlib.ex_post_prior``).
+    (``kdlib.mixture.ex_post_prior``).
     """
 
     def __init__(self, vae: VAE, prior: GaussianMixture | None = None) -> None:
@@ -222,7 +222,7 @@ class Decoder(nn.Module):
         self.decoder, self.latent_dim, self.prior = vae.decoder, vae.latent_dim, prior
         if prior is not None and prior.means.shape[1] != vae.latent_dim:
             raise ValueError(f"the prior is over {prior.means.shape[1]} dimensions, the VAE's latents over "
-                             f"{vae.latent_dim}: fit it to this VAE's codes (kdlib.ex_post_prior)")
+                             f"{vae.latent_dim}: fit it to this VAE's codes (kdlib.mixture.ex_post_prior)")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(z)) * 2 - 1

@@ -126,7 +126,7 @@ LAYER_KINDS = {"ConvTranspose2d": "transposed convolution", "Conv2d": "convoluti
 
 
 def layer_time_bars(timings: dict[str, Sequence[LayerTime]], title: str | None = None) -> plt.Figure:
-    """One horizontal bar per model (``kdlib.layer_times``): its milliseconds, split into one segment per layer,
+    """One horizontal bar per model (``kdlib.cost.layer_times``): its milliseconds, split into one segment per layer,
     coloured by kind (transposed convolution, convolution, linear; everything else grey), each arithmetic layer
     labelled with the rate it reached (GMAC/s)."""
     kinds = [*LAYER_KINDS.values(), "other layers (norm, activation, reshape)"]

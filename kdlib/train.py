@@ -28,7 +28,7 @@ from kdlib.store import CheckpointError, apply_weights, load_checkpoint, save_ch
 Step = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
-class EpochBatches(Protocol):  # replays epoch e's batches exactly: kdlib.Batches, kdlib.LatentBatches
+class EpochBatches(Protocol):  # replays epoch e's batches exactly: kdlib.Batches, kdlib.distill.LatentBatches
     def __len__(self) -> int: ...
     def epoch(self, index: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 

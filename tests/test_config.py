@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from kdlib import OBJECTIVES, OutputAdversarial, VAEScratch
 from kdlib.course import configure
-from kdlib.course.config import DISTILLATION_SWEEPS, RECIPES, SETTINGS, Setting, profile_table, resolve_device
+from kdlib.course.config import (DATASETS, DISTILLATION_SWEEPS, ON_DATASET, PROFILES, RECIPES, SETTINGS, check,
+                                 profile_table, profile_values, resolve_device)
 from kdlib.store import project_root
 
 
@@ -18,7 +21,7 @@ def test_none_takes_the_profile_value(tmp_path, monkeypatch):
     monkeypatch.delenv("KDLIB_PROFILE", raising=False)
     cfg = configure({"profile": "smoke", "dataset": None, "train_size": None, "run_dir": str(tmp_path)})
     assert cfg.profile == "smoke" and cfg.dataset == "fashion-mnist"
-    assert cfg.train_size == SETTINGS["train_size"].smoke
+    assert cfg.train_size == PROFILES["smoke"]["train_size"] == 2_000
     assert configure({"profile": "quick", "train_size": None, "run_dir": str(tmp_path)}).train_size is None
 
 
@@ -55,11 +58,13 @@ def test_environment_sets_the_default_profile_and_overrides_win(tmp_path, monkey
     ({"profile": "smoke", "student_train_size": 3_000}, r"more than the 2,000 training images .*train_size=2000"),
     ({"teachers": "downloaded"}, r"teachers='downloaded' is not one of \['shipped', 'run'\]"),
     ({"profile": "quick", "student_widths": [0.12, 0.25]},
-     r"distill_learning_rate=\[0.001\] gives 1 rate\(s\) for the 2 width\(s\) of student_widths=\[0.12, 0.25\]: give one "
+     r"gan_output_learning_rate=\[0.001\] gives 1 rate\(s\) for the 2 width\(s\) of student_widths=\[0.12, 0.25\]: give one "
      r"rate per width"),
-    ({"adversarial_learning_rate": 1e-2}, "must be of type list"),
+    ({"gan_output_adversarial_learning_rate": 1e-2}, "must be of type list"),
+    ({"gan_output_adversarial_weight": -1.0}, r"out of range \[0.0, 100.0\]"),
+    ({"adversarial_weight": 0.1}, r"unknown parameter\(s\) \['adversarial_weight'\]"),
     ({"profile": "quick", "vae_student_widths": [0.25, 0.5]},
-     r"vae_distill_learning_rate=\[0.02\] gives 1 rate\(s\) for the 2 width\(s\) of vae_student_widths=\[0.25, 0.5\]"),
+     r"vae_distilled_learning_rate=\[0.02\] gives 1 rate\(s\) for the 2 width\(s\) of vae_student_widths=\[0.25, 0.5\]"),
 ])
 def test_bad_parameters_raise_before_work(tmp_path, namespace, message):
     with pytest.raises(ValueError, match=message):
@@ -118,8 +123,8 @@ def test_the_run_folder_is_shown_relative_to_the_project_and_repeats_the_run(tmp
 
 def test_a_setting_not_given_takes_the_profile_value_and_only_given_ones_are_shown(tmp_path):
     cfg = configure({"profile": "smoke", "run_dir": str(tmp_path), "temperature": 4, "alpha": None})
-    assert cfg.gan_learning_rate == SETTINGS["gan_learning_rate"].default("smoke")  # never given
-    assert cfg.alpha == SETTINGS["alpha"].default("smoke") and cfg.temperature == 4.0
+    assert cfg.gan_learning_rate == profile_values("smoke")["gan_learning_rate"]  # never given
+    assert cfg.alpha == profile_values("smoke")["alpha"] and cfg.temperature == 4.0
     assert cfg.given == ("temperature", "alpha")
     shown = cfg.parameters()
     assert list(shown) == ["profile", "device", "run_dir", "threads", "temperature", "alpha"]
@@ -128,38 +133,45 @@ def test_a_setting_not_given_takes_the_profile_value_and_only_given_ones_are_sho
 
 def test_each_family_has_its_own_student_widths(tmp_path):
     cfg = configure({"profile": "quick", "run_dir": str(tmp_path), "vae_student_widths": [0.5]})
-    assert cfg.widths("gan") == SETTINGS["student_widths"].quick and cfg.widths("vae") == [0.5]
-    with pytest.raises(ValueError, match="family 'flow' has no students; expected 'gan' or 'vae'"):
+    assert cfg.widths("gan") == profile_values("quick")["student_widths"] and cfg.widths("vae") == [0.5]
+    with pytest.raises(ValueError, match=r"family 'flow' has no students; expected one of \['gan', 'vae'\]"):
         cfg.widths("flow")
 
 
 def test_each_vae_student_width_takes_its_own_learning_rate(tmp_path):
     cfg = configure({"profile": "quick", "run_dir": str(tmp_path), "vae_student_widths": [0.5, 0.12],
-                     "vae_distill_learning_rate": [1e-2, 3e-2], "vae_scratch_learning_rate": [5e-3, 2e-2]})
-    assert [cfg.vae_rate("distill", w) for w in (0.12, 0.5)] == [3e-2, 1e-2]  # by place, not by order of size
-    assert cfg.vae_rate("scratch", 0.5) == 5e-3
-    with pytest.raises(ValueError, match=r"objective 'adversarial' has no VAE learning rate; expected one of "
-                                         r"\('distill', 'scratch'\)"):
-        cfg.vae_rate("adversarial", 0.12)
+                     "vae_distilled_learning_rate": [1e-2, 3e-2], "vae_scratch_learning_rate": [5e-3, 2e-2],
+                     "vae_scratch_kl_weight": 0.5})
+    assert [cfg.objective("vae", "distilled", w).learning_rate for w in (0.12, 0.5)] == [3e-2, 1e-2]  # by place
+    assert cfg.objective("vae", "scratch", 0.5) == VAEScratch(learning_rate=5e-3, kl_weight=0.5)
+    with pytest.raises(ValueError, match=r"no vae objective 'output_adversarial'"):
+        cfg.objective("vae", "output_adversarial", 0.12)
 
 
 def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
     cfg = configure({"profile": "full", "run_dir": str(tmp_path), "student_widths": [0.5, 0.12],
-                     "distill_learning_rate": [2e-3, 1e-3], "adversarial_learning_rate": [1e-3, 1e-2],
-                     "features_learning_rate": [3e-3, 4e-3], "scratch_learning_rate": [5e-3, 6e-3]})
-    assert [cfg.gan_rate("adversarial", w) for w in (0.12, 0.5)] == [1e-2, 1e-3]  # by place, not by order of size
-    assert cfg.gan_rate("scratch", 0.12) == 6e-3 and cfg.gan_rate("distill", 0.5) == 2e-3
+                     "gan_output_learning_rate": [2e-3, 1e-3], "gan_output_adversarial_learning_rate": [1e-3, 1e-2],
+                     "gan_output_features_learning_rate": [3e-3, 4e-3], "gan_scratch_learning_rate": [5e-3, 6e-3],
+                     "gan_output_adversarial_weight": 0.1})
+    assert [cfg.objective("gan", "output_adversarial", w).learning_rate for w in (0.12, 0.5)] == [1e-2, 1e-3]
+    assert cfg.objective("gan", "output_adversarial", 0.5) == OutputAdversarial(learning_rate=1e-3, weight=0.1)
+    assert [type(o) for o in cfg.objectives("gan", 0.12)] == list(OBJECTIVES["gan"].values())
+    assert cfg.objective("gan", "scratch", 0.12).learning_rate == 6e-3
     with pytest.raises(ValueError, match=r"width 0.25 is not one of student_widths \[0.5, 0.12\]"):
-        cfg.gan_rate("features", 0.25)
-    with pytest.raises(ValueError, match="objective 'output' has no GAN learning rate"):
-        cfg.gan_rate("output", 0.12)
+        cfg.objective("gan", "output_features", 0.25)
     with pytest.raises(ValueError, match=r"width 0.12 is not one of vae_student_widths \[0.25\]"):
-        configure({"profile": "quick", "run_dir": str(tmp_path)}).vae_rate("distill", 0.12)
-    full = configure({"profile": "full", "run_dir": str(tmp_path)})
-    assert all(len(getattr(full, f"vae_{o}_learning_rate")) == len(full.vae_student_widths) for o in
-               ("distill", "scratch"))
-    assert all(len(getattr(full, f"{o}_learning_rate")) == len(full.student_widths) for o in
-               ("distill", "adversarial", "features", "scratch"))
+        configure({"profile": "quick", "run_dir": str(tmp_path)}).objective("vae", "distilled", 0.12)
+
+
+def test_every_field_of_every_objective_is_a_setting_with_the_class_default():
+    for family, objectives in OBJECTIVES.items():
+        for name, objective in objectives.items():
+            for field in dataclasses.fields(objective):
+                default = SETTINGS[f"{family}_{name}_{field.name}"].default
+                assert default == ([field.default] if field.name == "learning_rate" else field.default)
+    full = profile_values("full")
+    assert all(len(full[f"gan_{name}_learning_rate"]) == len(full["student_widths"]) for name in OBJECTIVES["gan"])
+    assert all(len(full[f"vae_{name}_learning_rate"]) == len(full["vae_student_widths"]) for name in OBJECTIVES["vae"])
 
 
 def test_a_value_chosen_on_one_data_set_is_that_data_sets_default_and_a_given_value_wins(tmp_path):
@@ -172,13 +184,15 @@ def test_a_value_chosen_on_one_data_set_is_that_data_sets_default_and_a_given_va
     assert "(mnist: 20.0)" in profile_table()
 
 
-@pytest.mark.parametrize("by_dataset, named", [({"fulll": {"mnist": 2.0}}, "profile 'fulll'"),
-                                               ({"full": {"MNIST": 2.0}}, "data set(s) ['MNIST']"),
-                                               ({"full": {"mnist": 200.0}}, "out of range")])
-def test_a_per_data_set_value_that_could_never_apply_is_refused_by_name(by_dataset, named):
-    with pytest.raises(ValueError, match=re.escape(named)):
-        Setting("a temperature", float, 1.0, 1.0, 1.0, low=0.5, high=100, by_dataset=by_dataset)
-
+def test_every_value_a_profile_or_a_data_set_gives_names_a_setting_and_is_allowed():
+    """A misspelt name in a profile's table would never apply: each names a setting, profile and data set."""
+    for profile, values in PROFILES.items():
+        assert set(values) <= set(SETTINGS), f"{profile}: {set(values) - set(SETTINGS)}"
+        for dataset in DATASETS:
+            resolved = profile_values(profile, dataset)
+            assert all(check(name, value) == value for name, value in resolved.items())
+    for (profile, dataset), values in ON_DATASET.items():
+        assert profile in PROFILES and dataset in DATASETS and set(values) <= set(SETTINGS)
 
 
 @pytest.mark.parametrize("profile, dataset, sweep", [(*pair, DISTILLATION_SWEEPS[pair])
@@ -190,11 +204,11 @@ def test_each_profiles_t_and_alpha_are_the_best_point_of_the_sweep_that_chose_th
                   and row["section"].startswith("Notebook 01: teacher and students")]
     assert {(row["profile"], row["dataset"]) for row in points} == {(profile, dataset)}
     best = min(points, key=lambda row: float(row["validation errors"]))
-    assert (float(best["temperature"]), float(best["alpha"])) == (SETTINGS["temperature"].default(profile, dataset),
-                                                                 SETTINGS["alpha"].default(profile, dataset))
+    values = profile_values(profile, dataset)
+    assert (float(best["temperature"]), float(best["alpha"])) == (values["temperature"], values["alpha"])
 
 
 def test_the_full_profile_trains_its_vae_teacher_with_the_shipped_recipes_beta_and_the_others_on_the_elbo():
-    beta = SETTINGS["vae_kl_weight"]
-    assert beta.full == RECIPES["vae-fashion-mnist"].settings["kl_weight"]  # full distils the teacher it trains
-    assert beta.smoke == beta.quick == 1.0  # notebook 03 derives the ELBO; these distil the shipped teacher
+    beta = {profile: profile_values(profile)["vae_kl_weight"] for profile in PROFILES}
+    assert beta["full"] == RECIPES["vae-fashion-mnist"].settings["kl_weight"]  # full distils the teacher it trains
+    assert beta["smoke"] == beta["quick"] == 1.0  # notebook 03 derives the ELBO; these distil the shipped teacher

@@ -87,11 +87,11 @@ def real_batches(n: int = 64, batch: int = 16, value_range=(-1.0, 1.0)) -> Batch
 
 def test_every_objective_is_registered_with_its_defaults_and_trains_the_student():
     assert {family: list(names) for family, names in OBJECTIVES.items()} == {
-        "gan": ["output", "output+adversarial", "output+features", "scratch"], "vae": ["distilled", "scratch"]}
-    assert OutputAdversarial().adversarial_weight == 0.01 and OutputFeatures().feature_weight == 1.0
+        "gan": ["output", "output_adversarial", "output_features", "scratch"], "vae": ["distilled", "scratch"]}
+    assert OutputAdversarial().weight == 0.01 and OutputFeatures().weight == 1.0
     assert OutputAdversarial(learning_rate=3e-3).learning_rate == 3e-3  # output's settings, inherited
-    expected = {"output": ({"generator"}, LatentBatches), "output+adversarial": ({"generator", "discriminator"}, Batches),
-                "output+features": ({"generator", "adaptors"}, LatentBatches), "scratch": ({"generator", "discriminator"}, Batches)}
+    expected = {"output": ({"generator"}, LatentBatches), "output_adversarial": ({"generator", "discriminator"}, Batches),
+                "output_features": ({"generator", "adaptors"}, LatentBatches), "scratch": ({"generator", "discriminator"}, Batches)}
     teacher = Generator(8, 0.5).eval()
     for name, cls in OBJECTIVES["gan"].items():
         student = Generator(8, 0.125)
@@ -124,11 +124,11 @@ def test_an_annealed_scratch_baseline_takes_both_players_to_zero_like_the_distil
 
 
 def test_student_names_and_bad_students():
-    assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output+adversarial"
+    assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output_adversarial"
     assert Student(VAEScratch(), 0.25).name == "VAE 1/4 scratch" and Student(VAEScratch(), 0.25).family == "vae"
-    assert Student(OutputFeatures(feature_weight=2.0), 0.5).settings() == {
-        "family": "gan", "objective": "output+features", "width": 0.5, "upsampling": "transposed",
-        "learning_rate": 3e-2, "feature_weight": 2.0}
+    assert Student(OutputFeatures(weight=2.0), 0.5).settings() == {
+        "family": "gan", "objective": "output_features", "width": 0.5, "upsampling": "transposed",
+        "learning_rate": 3e-3, "weight": 2.0}
     sub_pixel = Student(OutputDistillation(), 0.12, "subpixel")
     assert sub_pixel.name == "GAN 0.12 sub-pixel output" and sub_pixel.settings()["upsampling"] == "subpixel"
     assert isinstance(sub_pixel.build(8).net[-2], nn.PixelShuffle)

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from kdlib import Batches, CheckpointError
+from kdlib import Batches
+from kdlib.store import CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.losses import discriminator_loss, generator_loss, vae_losses
 from kdlib.models import (VAE, Decoder, Discriminator, Generator, as_subpixel, build, last_layer_as_subpixel,

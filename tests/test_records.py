@@ -11,7 +11,9 @@ import sys
 import pytest
 import torch
 
-from kdlib import OBJECTIVES, STUDENT_MODULE, Generator, Student, VAE, save_checkpoint, train_student
+from kdlib import OBJECTIVES, Generator, Student, VAE, train_student
+from kdlib.distill import STUDENT_MODULE
+from kdlib.store import save_checkpoint
 from kdlib.course import (Artifact, ClassifierResult, Classifiers, Evaluation, RecordError, RulerRecord, RunDir,
                           StudentRecord, Teacher, TemperaturePoint, evaluation_rows, run_teacher, student_record)
 from kdlib.course.records import writable_folder
@@ -228,11 +230,11 @@ def test_a_record_made_before_speed_ranges_loads_without_them(tmp_path):
 
 def test_student_records_say_what_they_learned_from(tmp_path, make_run):
     run, _, students = make_run(tmp_path)
-    record = StudentRecord.load(run, family="gan", objective="output+adversarial", width=0.25, seed=0)
-    assert record == next(s for s in students if s.objective == "output+adversarial")
+    record = StudentRecord.load(run, family="gan", objective="output_adversarial", width=0.25, seed=0)
+    assert record == next(s for s in students if s.objective == "output_adversarial")
     assert record.teacher == Teacher.load(run, family="gan").checkpoint and record.steps == 4
-    assert record.settings["adversarial_weight"] == 0.01 and record.settings["teacher"] == record.teacher.sha256
-    assert dataclasses.asdict(record)["name"] == "GAN 1/4 output+adversarial"
+    assert record.settings["weight"] == 0.01 and record.settings["teacher"] == record.teacher.sha256
+    assert dataclasses.asdict(record)["name"] == "GAN 1/4 output_adversarial"
     assert record.model(run).upsampling == "transposed"
     sub_pixel = StudentRecord.load(run, family="gan", objective="output", width=0.25, seed=0)
     assert sub_pixel.name == "GAN 1/4 sub-pixel output" and sub_pixel.model(run).upsampling == "subpixel"

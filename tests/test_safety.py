@@ -19,7 +19,7 @@ from kdlib import Batches
 from kdlib.batches import scale
 from kdlib.course import site
 from kdlib.course.cli import main, split_values
-from kdlib.course.config import check_together
+from kdlib.course.config import check_together, profile_values
 from kdlib.course.folders import LEDGER, Ledger
 from kdlib.course.records import Artifact, ClassifierResult, Classifiers, NotebookRun, RunDir
 from kdlib.course.report import update_readme, write_report
@@ -165,11 +165,12 @@ def test_images_in_zero_one_are_refused_and_the_same_images_in_minus_one_one_pas
 
 
 def test_widths_that_read_alike_in_record_names_are_refused():
-    with pytest.raises(ValueError, match=r"student_widths=\[0.12, 0.120000001\] .* read 0.12"):
-        check_together({"student_widths": [0.12, 0.120000001]})
+    full = profile_values("full")  # three widths of each family, a rate for each
+    with pytest.raises(ValueError, match=r"student_widths=\[0.12, 0.120000001, 0.5\] .* read 0.12"):
+        check_together(full | {"student_widths": [0.12, 0.120000001, 0.5]})
     with pytest.raises(ValueError, match=r"vae_student_widths"):
-        check_together({"vae_student_widths": [0.25, 0.25]})
-    check_together({"student_widths": [0.12, 0.1201]})
+        check_together(full | {"vae_student_widths": [0.25, 0.25, 0.5]})
+    check_together(full | {"student_widths": [0.12, 0.1201, 0.5]})
 
 
 def test_an_empty_out_is_refused_and_the_current_folder_untouched(tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ import sys
 import pytest
 import torch
 
-from kdlib import PIXELS, DataNotFoundError, load, misclassified, scale
+from kdlib import PIXELS, load, misclassified, scale
+from kdlib.data import DataNotFoundError
 from kdlib.course import config, shipped
 from kdlib.course.config import Recipe
 from kdlib.course.records import RecordError

@@ -8,7 +8,7 @@ import stat
 import pytest
 import torch
 
-from kdlib import CheckpointError, load_checkpoint, save_checkpoint
+from kdlib.store import CheckpointError, load_checkpoint, save_checkpoint
 from kdlib.store import apply_weights, atomic_write, file_sha256, write_json
 
 

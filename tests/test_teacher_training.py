@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kdlib import GAN_LATENT, VAE_LATENT, fixed_latents, hold_then_decay, train_gan, train_vae
+from kdlib import fixed_latents, train_gan, train_vae
+from kdlib.generative import GAN_LATENT, VAE_LATENT, hold_then_decay
 from kdlib.store import load_checkpoint
 
 IMAGES = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kdlib import Batches, CheckpointError
+from kdlib import Batches
+from kdlib.store import CheckpointError
 from kdlib.cost import parameter_count
 from kdlib.models import MLP
 from kdlib.store import load_checkpoint, settings_digest

@@ -1,267 +1,233 @@
-"""Profiles and notebook parameters, defined once for the whole course.
+"""Profiles and notebook parameters, as plain values.
 
-A notebook's first code cell (tagged ``parameters`` for papermill) assigns
-``None`` to each setting it uses; ``configure(globals())`` in the next cell
-fills every ``None`` from the profile (``smoke``, ``quick`` or ``full``),
-validates every value, and refuses names that are not settings, before any
-work starts. ``papermill -p name value`` overrides any one of them.
+A notebook's first code cell (tagged ``parameters`` for papermill) assigns ``None`` to each setting it shows;
+``configure(globals())`` in the next cell fills every ``None`` from the profile (``smoke``, ``quick`` or ``full``),
+checks every value and refuses names that are not settings, before any work starts. ``papermill -p NAME VALUE``
+(``python -m kdlib run -p``) gives any setting.
+
+``SETTINGS`` says once what each setting means and its value unless a profile says otherwise: the ``quick``
+profile's. ``PROFILES`` holds each profile's table of the values where it differs. The students' objectives bring
+their own settings: each field of an objective in ``kdlib.OBJECTIVES`` is the setting ``<family>_<name>_<field>``,
+its default the class's, and a ``learning_rate`` is a list of one rate per student width.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from kdlib.diffusion import ConsistencyDistillation, Halving, OneStepRegression
-from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student,
-                           VAEDistillation, VAEScratch)
+from kdlib.distill import OBJECTIVES, Objective, Student
 from kdlib.store import project_root
 from kdlib.train import seed_everything
 from kdlib.course.records import RunDir
 
-PROFILES = ("smoke", "quick", "full")
 DATASETS = ("mnist", "fashion-mnist")
-PROFILE_HELP = {
-    "smoke": "CI: seconds per notebook, small subsets; numbers are not meaningful",
-    "quick": "the whole course on 2 CPU cores, in the time the overview measures; results a reader can see",
-    "full": "best results: hours on 2 CPU cores, teachers trained in the run (the overview prints each notebook's "
-            "measured time); not timed on a GPU",
+RATE, SHARE, COUNT = (1e-6, 1.0), (0.0, 1.0), (1, 1_000)  # ranges many settings share
+
+
+class Setting(NamedTuple):
+    """What a setting means, its value unless a profile says otherwise, and what it may be: ``allowed`` is a tuple of
+    choices (strings) or an inclusive (low, high) range of numbers (of each item, for a list); ``kind`` is the type
+    of a setting whose default is None."""
+
+    default: Any
+    meaning: str
+    allowed: tuple[Any, ...] | None = None
+    kind: type | None = None
+
+
+SETTINGS: dict[str, Setting] = {
+    "dataset": Setting("fashion-mnist", "data set to train and evaluate on", DATASETS),
+    "seed": Setting(0, "seed for every random number generator", (0, 2**31 - 1)),
+    "train_size": Setting(None, "training images used (None: all 60,000)", (100, 60_000), int),
+    "batch_size": Setting(256, "images per training step", (1, 8192)),
+    "learning_rate": Setting(1e-3, "Adam's learning rate (cosine-annealed to 0)", RATE),
+    "ruler_source": Setting("shipped", "the feature network every quality number is measured with: 'shipped' "
+                            "(pretrained/ruler-<dataset>.pt: one scale for every run) or 'run' (trained in the run "
+                            "folder for feature_epochs)", ("shipped", "run")),
+    "feature_epochs": Setting(4, "epochs of the run's own feature network (ruler_source 'run')", (1, 100)),
+    "eval_samples": Setting(10_000, "generated images each quality measurement uses", (500, 100_000)),
+    "retrain": Setting(False, "train again even when a finished checkpoint exists in the run folder"),
+    # Notebook 01: Hinton et al.'s classifier experiment.
+    "teachers": Setting("shipped", "where the teachers come from: 'shipped' (pretrained/, made by `python -m kdlib "
+                        "teachers` from kdlib.course.config.RECIPES) or 'run' (trained in the run folder from the "
+                        "same recipe)", ("shipped", "run")),
+    "teacher_epochs": Setting(None, "epochs of a classifier teacher trained in the run; None: its recipe's", COUNT,
+                              int),
+    "teacher_jitter": Setting(None, "random shift of a run-trained classifier teacher's images, in pixels (the "
+                              "paper: 2); None: its recipe's", (0, 4), int),
+    "validation_size": Setting(0, "the last training images, held out from every classifier student to choose T "
+                               "and alpha on (0: none)", (0, 30_000)),
+    "student_seeds": Setting(3, "seeds each classifier student is trained with (seed, seed + 1, ...): the spread "
+                             "tells a real difference from noise", (1, 20)),
+    # A tenth of the images: soft labels act as a regulariser (Hinton et al. 2015, section 6); with every image in
+    # as many steps the gain was within noise (docs/results/settings.md).
+    "student_train_size": Setting(6_000, "the first training images each classifier student learns from (None: "
+                                  "all the teacher's)", (100, 60_000), int),
+    "student_epochs": Setting(50, "epochs of each classifier student", COUNT),
+    # T and alpha: each chosen on held-out images by the sweep DISTILLATION_SWEEPS names.
+    "temperature": Setting(1.0, "distillation temperature T", (0.01, 1000.0)),
+    "alpha": Setting(0.9, "weight of the soft (teacher) term; 1 - alpha weighs the hard labels", SHARE),
+    "sweep_temperatures": Setting([], "temperatures of the T x alpha sweep (empty: no sweep)", (0.01, 1000.0)),
+    "sweep_alphas": Setting([], "soft-term weights of the T x alpha sweep", SHARE),
+    "sweep_epochs": Setting(2, "epochs of each student in the sweep", COUNT),
+    # Notebooks 02 and 03: the generative teachers.
+    "gan_epochs": Setting(2, "epochs of the GAN teacher", COUNT),
+    "gan_batch_size": Setting(64, "images per GAN step (DCGAN: 128; smaller means more steps per epoch)", (2, 8192)),
+    "gan_learning_rate": Setting(2e-4, "Adam's learning rate for both players of the GAN teacher (DCGAN's, "
+                                 "beta1 = 0.5)", RATE),
+    "vae_epochs": Setting(4, "epochs of the VAE teacher", COUNT),
+    "vae_learning_rate": Setting(1e-3, "Adam's learning rate for the VAE teacher", RATE),
+    "vae_kl_weight": Setting(1.0, "beta, the KL term's weight, of the VAE teacher trained in the run (1: the ELBO; "
+                             "the shipped teacher's recipe: 0.06)", (1e-3, 100.0)),
+    # Notebooks 04 and 06: students of the generative teachers.
+    "student_widths": Setting([0.12], "widths of the GAN students (the teacher has width 1)", (0.01, 0.99)),
+    # 0.25: the widest VAE student with >= 5x fewer parameters than its teacher (5.1x).
+    "vae_student_widths": Setting([0.25], "widths of the VAE students (the teacher has width 1)", (0.01, 0.99)),
+    "gan_student_upsampling": Setting("subpixel", "how a GAN student doubles its maps' resolution: 'subpixel' (3x3 "
+                                      "convolution + pixel shuffle, designed for the CPU) or 'transposed' (the "
+                                      "teacher's)", ("subpixel", "transposed")),
+    "generative_student_seeds": Setting(3, "seeds each student of notebook 04 is trained with: notebook 06 reports "
+                                        "the mean and spread over them", (1, 20)),
+    "gan_student_epochs": Setting(1, "epochs of every GAN student (distilled or from scratch: same steps)", COUNT),
+    "vae_student_epochs": Setting(2, "epochs of every VAE student (distilled or from scratch: same steps)", COUNT),
+    "gan_student_init": Setting("teacher", "where a distilled GAN student's weights start: 'teacher' (cut from the "
+                                "teacher: its most important channels, kdlib.pruning) or 'random'; scratch students "
+                                "start from random weights", Student.INITS),
+    # Notebook 05: distilling a latent flow teacher from many sampling steps to few.
+    "flow_steps": Setting(None, "optimiser steps of a flow teacher trained in the run; None: its recipe's",
+                          (4, 1_000_000), int),
+    "latent_student_steps": Setting(1_000, "optimiser steps of every latent student (progressive distillation: "
+                                    "over all its rounds together)", (20, 1_000_000)),
+    # Each latent student's rate: one search per objective on the same grid (bench/diffusion_distillation.py).
+    "regression_learning_rate": Setting(3e-3, "Adam's learning rate for the one-step regression students", RATE),
+    "progressive_learning_rate": Setting(3e-3, "Adam's learning rate for every round of progressive distillation",
+                                         RATE),
+    "consistency_learning_rate": Setting(1e-3, "Adam's learning rate for the consistency-distilled students", RATE),
+    "regression_pairs": Setting(40_000, "(noise, teacher sample) pairs the one-step regression student learns from",
+                                (16, 10_000_000)),
+    "latent_student_seeds": Setting(3, "seeds each latent student is trained with", (1, 20)),
 }
+# What an objective's field may be, by the field's name (a field not named here takes any value of its type).
+FIELD_RANGES = {"learning_rate": RATE, "discriminator_learning_rate": RATE, "discriminator_width": (0.01, 4.0),
+                "weight": (0.0, 100.0), "posterior_fraction": SHARE, "kl_weight": (1e-3, 100.0)}
+WIDTHS = {"gan": "student_widths", "vae": "vae_student_widths"}  # each family's students' widths
+for _family, _objectives in OBJECTIVES.items():
+    for _objective in _objectives.values():
+        for _field in dataclasses.fields(_objective):
+            _rate = _field.name == "learning_rate"
+            SETTINGS[f"{_family}_{_objective.name}_{_field.name}"] = Setting(
+                [_field.default] if _rate else _field.default,
+                f"{_field.name.replace('_', ' ')} of the {_family.upper()} {_objective.name} students"
+                + (f", one per width of {WIDTHS[_family]}" if _rate else ""), FIELD_RANGES.get(_field.name))
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One parameter: its value in each profile and what values are allowed."""
-
-    help: str
-    kind: type
-    smoke: Any
-    quick: Any
-    full: Any
-    choices: tuple[Any, ...] | None = None
-    low: float | None = None  # inclusive; for a list, of each item
-    high: float | None = None  # inclusive; for a list, of each item
-    optional: bool = False  # may be None
-    nonempty: bool = False  # a list that must hold at least one item
-    # profile -> data set -> the value on that data set, where it differs from the profile's (chosen on it)
-    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Refuse a per-data-set value that could never apply: an unknown profile or data set (a misspelling)."""
-        for profile, values in self.by_dataset.items():
-            if profile not in PROFILES:
-                raise ValueError(f"Setting({self.help!r}).by_dataset names profile {profile!r}, which is not one of "
-                                 f"{list(PROFILES)}: the value would never apply")
-            unknown = sorted(set(values) - set(DATASETS))
-            if unknown:
-                raise ValueError(f"Setting({self.help!r}).by_dataset[{profile!r}] names data set(s) {unknown}, not "
-                                 f"among {list(DATASETS)}: the value would never apply")
-            for dataset, value in values.items():
-                self.check(f"by_dataset[{profile!r}][{dataset!r}]", value)
-
-    def default(self, profile: str, dataset: str | None = None) -> Any:
-        """The value in ``profile``; on ``dataset``, that data set's own value where the profile has one."""
-        return self.by_dataset.get(profile, {}).get(dataset, getattr(self, profile))
-
-    def check(self, name: str, value: Any) -> Any:
-        """``value`` if allowed (ints widened to float for float settings), else ValueError."""
-        if value is None and self.optional:
-            return None
-        ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok_type = float(value), True
-        if not ok_type:
-            raise ValueError(f"parameter {name}={value!r} must be of type {self.kind.__name__}: {self.help}")
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"parameter {name}={value!r} is not one of {list(self.choices)}")
-        items = value if self.kind is list else [value]
-        if self.kind is list and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
-            raise ValueError(f"parameter {name}={value!r} must be a list of numbers: {self.help}")
-        if self.nonempty and not items:
-            raise ValueError(f"parameter {name}=[] is empty: give at least one value ({self.help})")
-        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
-            raise ValueError(f"parameter {name}={value!r} must be a finite number: {self.help}")
-        if any((self.low is not None and v < self.low) or (self.high is not None and v > self.high)
-               for v in items):
-            raise ValueError(f"parameter {name}={value!r} is out of range "
-                             f"[{self.low}, {self.high}]: {self.help}")
-        return [float(v) for v in value] if self.kind is list else value
-
-
-# Each family's objectives with a learning rate per student width: the setting "<prefix><objective>_learning_rate"
-# holds one rate per entry of the family's widths setting, in its order.
-STUDENT_RATES = {"gan": ("", "student_widths", ("distill", "adversarial", "features", "scratch")),
-                 "vae": ("vae_", "vae_student_widths", ("distill", "scratch"))}
-PER_WIDTH = "one per width of student_widths, in its order"
-PER_VAE_WIDTH = "one per width of vae_student_widths, in its order"
-# The full profile's GAN students (widths 0.12, 0.25, 0.5): each objective's best rate at each width, one epoch
-# (bench/student_tuning.py --init teacher [--width W]; the scratch GAN's: --width W, docs/results/student-tuning).
-FULL_RATES = {"distill": [1e-3, 1e-3, 1e-3], "adversarial": [1e-2, 1e-3, 1e-3], "features": [3e-3, 3e-3, 1e-3],
-              "scratch": [1e-2, 1e-2, 1e-2]}
-# The full profile's VAE students (widths 0.12, 0.25, 0.5): each objective's best rate at each width in the full
-# profile's 10 epochs (bench/student_tuning.py --family vae --epochs 10 [--width W], docs/results/student-tuning/
-# tuning-vae*-epochs-10*): rates chosen in two epochs can diverge in ten (the distilled student of width 0.25 at 2e-2).
-FULL_VAE_RATES = {"distill": [3e-2, 1e-2, 5e-3], "scratch": [3e-2, 2e-2, 1e-2]}
+# Each profile: the values where it differs from the settings' defaults above (quick's).
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {  # CI: seconds per notebook, small subsets; numbers are not meaningful
+        "train_size": 2_000, "feature_epochs": 1, "eval_samples": 2_000, "student_seeds": 1,
+        "student_train_size": None, "student_epochs": 1, "sweep_epochs": 1, "gan_epochs": 1, "vae_epochs": 1,
+        "generative_student_seeds": 1, "vae_student_epochs": 1, "flow_steps": 40, "latent_student_steps": 20,
+        "regression_pairs": 256, "latent_student_seeds": 1},
+    "quick": {},  # the whole course on 2 CPU cores in about 20 minutes; results a reader can see
+    "full": {  # hours on 2 CPU cores, teachers trained in the run (not timed on a GPU)
+        "teachers": "run", "feature_epochs": 6, "student_train_size": None, "student_epochs": 30, "alpha": 0.5,
+        "sweep_temperatures": [1.0, 4.0, 20.0], "sweep_alphas": [0.5, 0.9], "sweep_epochs": 8, "gan_epochs": 8,
+        "vae_epochs": 20, "vae_kl_weight": 0.06,  # the shipped recipe's beta: full distils the teacher it trains
+        "student_widths": [0.12, 0.25, 0.5], "vae_student_widths": [0.12, 0.25, 0.5], "gan_student_epochs": 4,
+        "vae_student_epochs": 10, "latent_student_steps": 4_000, "regression_pairs": 100_000,
+        # Each objective's rate searched at each width (docs/results/settings.md, "Equal tuning for the students");
+        # the VAE's in the profile's 10 epochs, where rates chosen in two can diverge.
+        "gan_output_learning_rate": [1e-3, 1e-3, 1e-3], "gan_output_adversarial_learning_rate": [1e-2, 1e-3, 1e-3],
+        "gan_output_features_learning_rate": [3e-3, 3e-3, 1e-3], "gan_scratch_learning_rate": [1e-2, 1e-2, 1e-2],
+        "vae_distilled_learning_rate": [3e-2, 1e-2, 5e-3], "vae_scratch_learning_rate": [3e-2, 2e-2, 1e-2],
+        "vae_scratch_kl_weight": 0.06},
+}
+# A profile's value on one data set, where it was chosen on that data set.
+ON_DATASET: dict[tuple[str, str], dict[str, Any]] = {("full", "mnist"): {"temperature": 20.0}}
 # The committed sweep that chose notebook 01's T and alpha for a profile on a data set (docs/results/<name>/
-# report.csv: the point whose distilled student made the fewest errors on the held-out training images).
-# Each sweep's teacher never saw the held-out images (the *-clean.yaml sweeps; a teacher that did flatters the
-# distilled students there).
+# report.csv: the point whose distilled student made the fewest errors on held-out training images no model saw).
 DISTILLATION_SWEEPS = {("quick", "fashion-mnist"): "sweep-01-quick-few-clean",
                        ("full", "fashion-mnist"): "sweep-01-full-fashion-clean",
                        ("full", "mnist"): "sweep-01-mnist-clean"}
 
 
-SETTINGS: dict[str, Setting] = {
-    "dataset": Setting("data set to train and evaluate on", str,
-                       "fashion-mnist", "fashion-mnist", "fashion-mnist",
-                       choices=DATASETS),
-    "seed": Setting("seed for every random number generator", int, 0, 0, 0, low=0, high=2**31 - 1),
-    "train_size": Setting("training images used (None: all 60,000)", int, 2_000, None, None,
-                          low=100, high=60_000, optional=True),
-    "batch_size": Setting("images per training step", int, 256, 256, 256, low=1, high=8192),
-    "learning_rate": Setting("Adam's learning rate (cosine-annealed to 0)", float, 1e-3, 1e-3, 1e-3,
-                             low=1e-6, high=1.0),
-    # The evaluation toolkit: the feature network every quality metric is measured with.
-    "ruler_source": Setting("the feature network every quality number is measured with: 'shipped' "
-                            "(pretrained/ruler-<dataset>.pt: one scale for every run) or 'run' (trained in the run "
-                            "folder for feature_epochs)", str, "shipped", "shipped", "shipped",
-                            choices=("shipped", "run")),
-    "feature_epochs": Setting("epochs of the run's own feature network (used when ruler_source is 'run')", int,
-                              1, 4, 6, low=1, high=100),
-    "eval_samples": Setting("generated images each quality measurement uses", int, 2_000, 10_000, 10_000,
-                            low=500, high=100_000),
-    "retrain": Setting("train again even when a finished checkpoint exists in the run folder", bool,
-                       False, False, False),
-    # Notebook 01: Hinton et al.'s classifier experiment.
-    "teachers": Setting("where the teachers come from: 'shipped' (pretrained/, made by `python -m kdlib teachers` "
-                        "from kdlib.course.config.RECIPES) or 'run' (trained in the run folder from the same recipe)",
-                        str, "shipped", "shipped", "run", choices=("shipped", "run")),
-    "teacher_epochs": Setting("epochs of a classifier teacher trained in the run (teachers='run'); None: its "
-                              "recipe's", int, None, None, None, low=1, high=1000, optional=True),
-    "teacher_jitter": Setting("random shift of a run-trained classifier teacher's images, in pixels (the paper: 2); "
-                              "None: its recipe's", int, None, None, None, low=0, high=4, optional=True),
-    "validation_size": Setting("the last training images, held out from every classifier student to choose T and "
-                               "alpha on (0: none)", int, 0, 0, 0,
-                               low=0, high=30_000),
-    "student_seeds": Setting("seeds each classifier student is trained with (seed, seed + 1, ...): the spread "
-                             "tells a real difference from noise", int, 1, 3, 3, low=1, high=20),
-    # quick: a tenth of Fashion-MNIST, where soft labels act as a regulariser (Hinton et al. 2015, section 6) in the
-    # same ~1,200 steps that all 60,000 images take in 5 epochs (there the gain was within noise: docs/results/
-    # nb01-epochs, docs/results/settings.md); full: every image, as in the paper's section 3.
-    "student_train_size": Setting("the first training images each classifier student learns from (None: all the "
-                                  "teacher's)", int, None, 6_000, None, low=100, high=60_000, optional=True),
-    "student_epochs": Setting("epochs of each classifier student", int, 1, 50, 30, low=1, high=1000),
-    # Each chosen on 5,000 held-out training images by the sweep DISTILLATION_SWEEPS names, whose teacher never saw
-    # them. quick (Fashion-MNIST): sweeps/notebook01-quick-few-clean.yaml: a higher T did worse at every alpha,
-    # alpha = 1 tied 0.9. full, one seed per point: on Fashion-MNIST sweeps/notebook01-full-fashion-clean.yaml chose
-    # T = 1 and alpha = 0.5, within noise of the student on labels; on MNIST sweeps/notebook01-full-mnist-clean.yaml
-    # chose T = 20, as in the paper, and alpha = 0.5.
-    "temperature": Setting("distillation temperature T", float, 1.0, 1.0, 1.0, low=0.01, high=1000.0,
-                           by_dataset={"full": {"mnist": 20.0}}),
-    "alpha": Setting("weight of the soft (teacher) term; 1 - alpha weighs the hard labels", float,
-                     0.9, 0.9, 0.5, low=0.0, high=1.0),
-    "sweep_temperatures": Setting("temperatures of the T x alpha sweep (empty: no sweep)", list,
-                                  [], [], [1.0, 4.0, 20.0], low=0.01, high=1000.0),
-    "sweep_alphas": Setting("soft-term weights of the T x alpha sweep", list, [], [], [0.5, 0.9],
-                            low=0.0, high=1.0),
-    "sweep_epochs": Setting("epochs of each student in the sweep", int, 1, 2, 8, low=1, high=1000),
-    # Notebooks 02 and 03: the generative teachers.
-    "gan_epochs": Setting("epochs of the GAN teacher", int, 1, 2, 8, low=1, high=1000),
-    "gan_batch_size": Setting("images per GAN step (DCGAN: 128; smaller means more steps per epoch)", int,
-                              64, 64, 64, low=2, high=8192),
-    "gan_learning_rate": Setting("Adam's learning rate for both players of the GAN teacher (DCGAN's, beta1 = 0.5); "
-                                 "also the output+adversarial students' discriminator", float,
-                                 2e-4, 2e-4, 2e-4, low=1e-6, high=1.0),
-    "vae_epochs": Setting("epochs of the VAE teacher", int, 1, 4, 20, low=1, high=1000),
-    "vae_learning_rate": Setting("Adam's learning rate for the VAE teacher", float, 1e-3, 1e-3, 1e-3,
-                                 low=1e-6, high=1.0),
-    # full: the shipped recipe's beta (RECIPES below), since full distils the teacher it trains. On the ELBO (beta = 1)
-    # its 20-epoch teacher scored 176.8 on the shipped ruler, worse than the profile's scratch students (135.4 +- 2.5
-    # at width 0.25, beta 0.06), and its distilled students 198.3 +- 3.0; with beta = 0.06, 120.7 and 142.8 +- 1.1
-    # (docs/results/full.md, "Notebooks 02 to 06 at the target widths"). smoke and quick keep the ELBO that notebook 03 derives: they
-    # distil the shipped teacher, and notebook 03 shows it beside theirs.
-    "vae_kl_weight": Setting("beta, the KL term's weight, of the VAE teacher trained in the run (1: the ELBO; the "
-                             "shipped teacher's recipe: 0.06)", float, 1.0, 1.0, 0.06, low=1e-3, high=100.0),
-    # Notebooks 04 and 06: students of the generative teachers.
-    "student_widths": Setting("widths of the GAN students (the teacher has width 1)", list,
-                              [0.12], [0.12], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
-    # 0.25: the widest VAE student with >= 5x fewer parameters than its teacher (5.1x); the VAE target's width.
-    "vae_student_widths": Setting("widths of the VAE students (the teacher has width 1)", list,
-                                  [0.25], [0.25], [0.12, 0.25, 0.5], low=0.01, high=0.99, nonempty=True),
-    "gan_student_upsampling": Setting("how a GAN student doubles its maps' resolution: 'subpixel' (3x3 convolution "
-                                      "+ pixel shuffle, designed for the CPU) or 'transposed' (the teacher's "
-                                      "transposed convolution)", str,
-                                      "subpixel", "subpixel", "subpixel", choices=("subpixel", "transposed")),
-    "generative_student_seeds": Setting("seeds each student of notebook 04 is trained with (seed, seed + 1, ...): "
-                                        "notebook 06 reports the mean and spread over them", int, 1, 3, 3,
-                                        low=1, high=20),
-    "gan_student_epochs": Setting("epochs of every GAN student (distilled or from scratch: same steps)", int,
-                                  1, 1, 4, low=1, high=1000),
-    "vae_student_epochs": Setting("epochs of every VAE student (distilled or from scratch: same steps)", int,
-                                  1, 2, 10, low=1, high=1000),
-    # Distilled GAN students start from their teacher's most important channels (kdlib.pruning): at one epoch of the
-    # quick recipe, each objective's best configuration did better than from random weights (docs/results/
-    # student-tuning/tuning-init-teacher*), the scratch students never see the teacher.
-    "gan_student_init": Setting("where a distilled GAN student's weights start: 'teacher' (cut from the teacher: its "
-                                "most important channels, kdlib.pruning) or 'random'; scratch students start from "
-                                "random weights", str, "teacher", "teacher", "teacher", choices=Student.INITS),
-    # The GAN students' learning rates, one per width of student_widths, each cosine-annealed to 0: one search per
-    # objective and width on the same grid (bench/student_tuning.py [--width W], quick recipe, scored on held-out
-    # training images; docs/results/student-tuning): the distilled students' with the initial weights above (--init
-    # teacher), the scratch students' from random weights. FULL_RATES holds the full profile's widths.
-    "distill_learning_rate": Setting(f"Adam's learning rate for output-distilled GAN students, {PER_WIDTH}", list,
-                                     [1e-3], [1e-3], FULL_RATES["distill"], low=1e-6, high=1.0, nonempty=True),
-    "adversarial_learning_rate": Setting("Adam's learning rate for output+adversarial GAN students' generator, "
-                                         f"{PER_WIDTH}", list, [1e-2], [1e-2], FULL_RATES["adversarial"],
-                                         low=1e-6, high=1.0, nonempty=True),
-    "features_learning_rate": Setting(f"Adam's learning rate for output+features GAN students, {PER_WIDTH}", list,
-                                      [3e-3], [3e-3], FULL_RATES["features"], low=1e-6, high=1.0, nonempty=True),
-    "scratch_learning_rate": Setting(f"Adam's learning rate for both players of the scratch GAN students, {PER_WIDTH}",
-                                     list, [GANScratch.learning_rate], [GANScratch.learning_rate],
-                                     FULL_RATES["scratch"], low=1e-6, high=1.0, nonempty=True),
-    # The VAE students' learning rates, one per width of vae_student_widths, each cosine-annealed to 0: one search per
-    # objective and width on the same grid, with the posterior fraction and beta below (bench/student_tuning.py
-    # --family vae --width 0.25: 2e-2 for both, neither at an edge of its grid). FULL_VAE_RATES holds the full profile's.
-    "vae_distill_learning_rate": Setting(f"Adam's learning rate for the distilled VAE students, {PER_VAE_WIDTH}", list,
-                                         [2e-2], [2e-2], FULL_VAE_RATES["distill"], low=1e-6, high=1.0,
-                                         nonempty=True),
-    "vae_scratch_learning_rate": Setting(f"Adam's learning rate for the scratch VAE students, {PER_VAE_WIDTH}", list,
-                                         [2e-2], [2e-2], FULL_VAE_RATES["scratch"], low=1e-6, high=1.0,
-                                         nonempty=True),
-    "vae_posterior_fraction": Setting("share of a distilled VAE student's decoder batch drawn from the teacher's "
-                                      "posteriors (the rest from N(0, I))", float,
-                                      *[VAEDistillation.posterior_fraction] * 3, low=0.0, high=1.0),
-    # full: in ten epochs beta = 0.06 did at least as well as 0.125 at every width, and better at 0.5 (the same
-    # searches as FULL_VAE_RATES); 0.03 was no better over three seeds (--kl-weights 0.03 0.06 0.125 0.25 1).
-    "vae_scratch_kl_weight": Setting("beta, the KL term's weight, of the scratch VAE students (1: the ELBO)", float,
-                                     VAEScratch.kl_weight, VAEScratch.kl_weight, 0.06, low=1e-3, high=100.0),
-    "adversarial_weight": Setting("weight of the adversarial term in output+adversarial distillation", float,
-                                  *[OutputAdversarial.adversarial_weight] * 3, low=0.0, high=100.0),
-    "feature_weight": Setting("weight of the feature-map term in output+features distillation", float,
-                              *[OutputFeatures.feature_weight] * 3, low=0.0, high=100.0),
-    # Notebook 05: distilling a latent flow teacher from many sampling steps to few.
-    "flow_steps": Setting("optimiser steps of a flow teacher trained in the run (teachers='run'); None: its "
-                          "recipe's", int, 40, None, None, low=4, high=1_000_000, optional=True),
-    "latent_student_steps": Setting("optimiser steps of every latent student (progressive distillation: over all "
-                                    "its rounds together)", int, 20, 1_000, 4_000, low=20, high=1_000_000),
-    # Each latent student's learning rate, cosine-annealed to 0: one search per objective on the same grid
-    # (bench/diffusion_distillation.py --part tuning, quick recipe, scored on held-out training images).
-    "regression_learning_rate": Setting("Adam's learning rate for the one-step regression students", float,
-                                        *[OneStepRegression.learning_rate] * 3, low=1e-6, high=1.0),
-    "progressive_learning_rate": Setting("Adam's learning rate for every round of progressive distillation", float,
-                                         *[Halving.learning_rate] * 3, low=1e-6, high=1.0),
-    "consistency_learning_rate": Setting("Adam's learning rate for the consistency-distilled students", float,
-                                         *[ConsistencyDistillation.learning_rate] * 3, low=1e-6, high=1.0),
-    "regression_pairs": Setting("(noise, teacher sample) pairs the one-step regression student learns from", int,
-                                256, 40_000, 100_000, low=16, high=10_000_000),
-    "latent_student_seeds": Setting("seeds each latent student is trained with (seed, seed + 1, ...)", int, 1, 3, 3,
-                                    low=1, high=20),
-}
+def profile_values(profile: str, dataset: str | None = None) -> dict[str, Any]:
+    """Every setting's value in ``profile`` (on ``dataset``, or the profile's own data set)."""
+    values = {name: setting.default for name, setting in SETTINGS.items()} | PROFILES[resolve_profile(profile)]
+    return values | ON_DATASET.get((profile, dataset or values["dataset"]), {})
+
+
+def check(name: str, value: Any) -> Any:
+    """``value`` if ``name`` may take it (an int widened to float where the setting is a float), else a ValueError that
+    names the setting and what it may be."""
+    setting = SETTINGS.get(name)
+    if setting is None:
+        raise ValueError(f"unknown parameter {name!r}; known: {sorted(SETTINGS)}")
+    kind = setting.kind or type(setting.default)
+    if value is None and setting.kind is not None:  # a setting whose type is named may be None
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"parameter {name}={value!r} must be of type {kind.__name__}: {setting.meaning}")
+    items = value if kind is list else [value]
+    if kind is list and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"parameter {name}={value!r} must be a list of numbers: {setting.meaning}")
+    if kind is list and not items and name in (*WIDTHS.values(), *RATES_OF_WIDTHS):
+        raise ValueError(f"parameter {name}=[] is empty: give at least one value ({setting.meaning})")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+        raise ValueError(f"parameter {name}={value!r} must be a finite number: {setting.meaning}")
+    allowed = setting.allowed
+    if allowed and isinstance(allowed[0], str) and value not in allowed:
+        raise ValueError(f"parameter {name}={value!r} is not one of {list(allowed)}")
+    if allowed and not isinstance(allowed[0], str) and any(not allowed[0] <= v <= allowed[1] for v in items):
+        raise ValueError(f"parameter {name}={value!r} is out of range [{allowed[0]}, {allowed[1]}]: {setting.meaning}")
+    return [float(v) for v in value] if kind is list else value
+
+
+RATES_OF_WIDTHS = {f"{family}_{name}_learning_rate": WIDTHS[family]
+                   for family, objectives in OBJECTIVES.items() for name in objectives}
+
+
+def check_together(values: dict[str, Any]) -> None:
+    """Refuse settings that are each allowed but together would silently do nothing or mislead."""
+    too_big = {k: values[k] for k in ("batch_size", "gan_batch_size")
+               if values.get("train_size") and values[k] > values["train_size"]}
+    if too_big:
+        raise ValueError(f"train_size={values['train_size']} is smaller than {too_big}: training would take no "
+                         f"step; raise train_size or lower the batch size")
+    if values["validation_size"] and (values["train_size"] or 0) + values["validation_size"] > 60_000:
+        raise ValueError(f"train_size={values['train_size']} and validation_size={values['validation_size']} "
+                         f"overlap in the 60,000 training images: lower train_size to at most "
+                         f"{60_000 - values['validation_size']}")
+    available = values["train_size"] or 60_000 - values["validation_size"]
+    if (values["student_train_size"] or 0) > available:
+        raise ValueError(f"student_train_size={values['student_train_size']} is more than the {available:,} training "
+                         f"images the teacher learns from (train_size={values['train_size']}, validation_size="
+                         f"{values['validation_size']}): lower student_train_size to at most {available}")
+    for widths_name in WIDTHS.values():
+        names = [f"{width:g}" for width in values[widths_name]]  # how a width reads in its record files' names
+        alike = sorted({name for name in names if names.count(name) > 1})
+        if alike:
+            raise ValueError(f"parameter {widths_name}={values[widths_name]} holds widths that all read {alike[0]} in "
+                             f"the record files' names, so their students would share one file: give widths that "
+                             f"differ in their first six significant digits")
+    for name, widths_name in RATES_OF_WIDTHS.items():
+        if len(values[name]) != len(values[widths_name]):
+            raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
+                             f"{len(values[widths_name])} width(s) of {widths_name}={values[widths_name]}: give one "
+                             f"rate per width, in the same order")
+    if bool(values["sweep_temperatures"]) != bool(values["sweep_alphas"]):
+        raise ValueError(f"the T x alpha sweep needs both lists or neither, got sweep_temperatures="
+                         f"{values['sweep_temperatures']} and sweep_alphas={values['sweep_alphas']}: one empty list "
+                         f"makes an empty grid")
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -269,7 +235,7 @@ class Recipe:
     ``settings`` are the trainer's keyword arguments, all of which name its checkpoint."""
 
     name: str
-    kind: str  # "ruler": kdlib.feature_network; "classifier": notebook 01's teacher; "gan"/"vae": notebooks 02/03's;
+    kind: str  # "ruler": kdlib.features.feature_network; "classifier": notebook 01's teacher; "gan"/"vae": notebooks 02/03's;
     # "flow": notebook 05's latent flow teacher
     dataset: str
     settings: dict[str, Any]
@@ -288,23 +254,21 @@ RECIPES = {recipe.name: recipe for recipe in (
            {"epochs": 100, "jitter": 2, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}),
     Recipe("classifier-fashion-mnist", "classifier", "fashion-mnist",
            {"epochs": 50, "jitter": 0, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}),
-    # Notebook 02's DCGAN (kdlib.train_gan) trained 30 epochs instead of the full profile's 8 (whose teacher, at a
-    # constant rate, scored 126.5 on the shipped ruler), the learning rate held for 15 epochs, then decayed
-    # linearly to 0: 50.1, precision 0.75, recall 0.76.
+    # Notebook 02's DCGAN (kdlib.train_gan) trained 30 epochs, the learning rate held for 15 epochs, then decayed
+    # linearly to 0: 50.1 on the shipped ruler, precision 0.75, recall 0.76.
     Recipe("gan-fashion-mnist", "gan", "fashion-mnist",
            {"epochs": 30, "batch_size": 64, "learning_rate": 2e-4, "seed": 0}),
-    # Notebook 03's VAE (kdlib.train_vae) trained 50 epochs instead of the full profile's 20, the learning rate
-    # cosine-annealed to 0, its KL term weighed by beta = 0.06: the best of 1, 0.25, 0.125, 0.06 and 0.03 on held-out
-    # training images (bench/vae_distillation_study.py --part teacher). From its ex-post prior, as the course samples
-    # every VAE, it scores 94.8 on the shipped ruler (the full profile's ELBO teacher: 161.1; this recipe on the ELBO,
-    # beta = 1: 148.4); from N(0, I), 287.6, worse than the ELBO's 252.1: a lighter KL term buys sharper codes, not a
-    # better N(0, I) prior (docs/results/experiments.md, "VAE prior gap").
+    # Notebook 03's VAE (kdlib.train_vae) trained 50 epochs, the learning rate cosine-annealed to 0, its KL term
+    # weighed by beta = 0.06: the best of 1, 0.25, 0.125, 0.06 and 0.03 on held-out training images
+    # (bench/vae_distillation_study.py --part teacher). From its ex-post prior, as the course samples every VAE, it
+    # scores 94.8 on the shipped ruler; from N(0, I), 287.6: a lighter KL term buys sharper codes, not a better
+    # N(0, I) prior (docs/results/experiments.md, "VAE prior gap").
     Recipe("vae-fashion-mnist", "vae", "fashion-mnist",
            {"epochs": 50, "batch_size": 256, "learning_rate": 1e-3, "kl_weight": 0.06, "seed": 0}),
     # Notebook 05's teacher: a flow-matching velocity network (kdlib.diffusion.Velocity, 0.46M parameters) on the
     # standardised posterior means of the shipped VAE above (the file of SHA-256 vae_sha256), 30,000 steps of 512
-    # codes, the learning rate cosine-annealed to 0: more steps than a notebook can afford (its quality against
-    # the training steps: bench/diffusion_distillation.py --part teacher).
+    # codes, the learning rate cosine-annealed to 0 (its quality against the steps: bench/diffusion_distillation.py
+    # --part teacher).
     Recipe("flow-fashion-mnist", "flow", "fashion-mnist",
            {"steps": 30_000, "batch_size": 512, "learning_rate": 1e-3, "seed": 0,
             "vae_sha256": "433b34f111a597eeada4654fdbf68b8f0ac6075e71bb5d02b93fe7a93d2048a9"}),
@@ -348,31 +312,26 @@ class Config:
 
     def widths(self, family: str) -> list[float]:
         """The widths of a family's students: ``student_widths`` for the GAN, ``vae_student_widths`` for the VAE."""
-        if family not in ("gan", "vae"):
-            raise ValueError(f"family {family!r} has no students; expected 'gan' or 'vae'")
-        return self.student_widths if family == "gan" else self.vae_student_widths
+        if family not in WIDTHS:
+            raise ValueError(f"family {family!r} has no students; expected one of {list(WIDTHS)}")
+        return self.values[WIDTHS[family]]
 
-    def gan_rate(self, objective: str, width: float) -> float:
-        """The learning rate of the GAN students of ``objective`` ("distill", "adversarial", "features" or
-        "scratch") at ``width``: the entry of ``<objective>_learning_rate`` at the place of ``width`` in
-        ``student_widths``."""
-        return self._rate("gan", objective, width)
-
-    def vae_rate(self, objective: str, width: float) -> float:
-        """The learning rate of the VAE students of ``objective`` ("distill" or "scratch") at ``width``: the entry of
-        ``vae_<objective>_learning_rate`` at the place of ``width`` in ``vae_student_widths``."""
-        return self._rate("vae", objective, width)
-
-    def _rate(self, family: str, objective: str, width: float) -> float:
-        prefix, widths_name, objectives = STUDENT_RATES[family]
-        if objective not in objectives:
-            raise ValueError(f"objective {objective!r} has no {family.upper()} learning rate; expected one of "
-                             f"{objectives}")
-        widths = self.values[widths_name]
+    def objective(self, family: str, name: str, width: float) -> Objective:
+        """The course's objective ``name`` of ``family`` for students of ``width``, with the profile's settings
+        (``<family>_<name>_<field>``; the learning rate at the place of ``width`` in the family's widths)."""
+        if name not in OBJECTIVES.get(family, {}):
+            raise ValueError(f"no {family} objective {name!r}; the course's: {OBJECTIVES.get(family, OBJECTIVES)}")
+        widths = self.widths(family)
         if width not in widths:
-            raise ValueError(f"width {width} is not one of {widths_name} {widths}: the profile gives learning rates "
+            raise ValueError(f"width {width} is not one of {WIDTHS[family]} {widths}: the profile gives learning rates "
                              f"for those widths only")
-        return self.values[f"{prefix}{objective}_learning_rate"][widths.index(width)]
+        objective = OBJECTIVES[family][name]
+        values = {f.name: self.values[f"{family}_{name}_{f.name}"] for f in dataclasses.fields(objective)}
+        return objective(**values | {"learning_rate": values["learning_rate"][widths.index(width)]})
+
+    def objectives(self, family: str, width: float) -> list[Objective]:
+        """Every objective of ``family`` (``kdlib.OBJECTIVES``) for students of ``width``."""
+        return [self.objective(family, name, width) for name in OBJECTIVES[family]]
 
     def parameters(self) -> dict[str, Any]:
         """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the
@@ -383,18 +342,15 @@ class Config:
 
 
 def profile_table() -> str:
-    """A Markdown table of every setting's value in each profile."""
+    """A Markdown table of every setting's value in each profile (and on a data set that has its own)."""
+    def cell(profile: str, name: str) -> str:
+        own = "".join(f" ({dataset}: {values[name]!r})" for (p, dataset), values in ON_DATASET.items()
+                      if p == profile and name in values)
+        return repr(profile_values(profile)[name]) + own
     rows = ["| setting | " + " | ".join(PROFILES) + " | meaning |", "|---" * (len(PROFILES) + 2) + "|"]
-    rows += [f"| `{name}` | " + " | ".join(_profile_cell(s, p) for p in PROFILES) + f" | {s.help} |"
-             for name, s in SETTINGS.items()]
-    rows.append("| *purpose* | " + " | ".join(PROFILE_HELP[p] for p in PROFILES) + " | |")
+    rows += [f"| `{name}` | " + " | ".join(cell(p, name) for p in PROFILES) + f" | {setting.meaning} |"
+             for name, setting in SETTINGS.items()]
     return "\n".join(rows)
-
-
-def _profile_cell(setting: Setting, profile: str) -> str:
-    """A setting's value in a profile, and in brackets the data sets that have their own."""
-    own = setting.by_dataset.get(profile, {})
-    return repr(setting.default(profile)) + "".join(f" ({dataset}: {value!r})" for dataset, value in own.items())
 
 
 def resolve_profile(profile: str | None) -> str:
@@ -406,7 +362,8 @@ def resolve_profile(profile: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """``device``, else CUDA when available, else the CPU; refuses CUDA when there is none, and devices that compute nothing."""
+    """``device``, else CUDA when available, else the CPU; refuses CUDA when there is none, and devices that compute
+    nothing."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -421,51 +378,13 @@ def resolve_device(device: str | None) -> torch.device:
     return chosen
 
 
-def check_together(values: dict[str, Any]) -> None:
-    """Refuse settings that are each allowed but together would silently do nothing."""
-    batch_sizes = {k: values[k] for k in ("batch_size", "gan_batch_size") if k in values}
-    too_big = {k: v for k, v in batch_sizes.items() if values.get("train_size") and v > values["train_size"]}
-    if too_big:
-        raise ValueError(f"train_size={values['train_size']} is smaller than {too_big}: training would take no "
-                         f"step; raise train_size or lower the batch size")
-    if values.get("validation_size") and (values.get("train_size") or 0) + values["validation_size"] > 60_000:
-        raise ValueError(f"train_size={values.get('train_size')} and validation_size={values['validation_size']} "
-                         f"overlap in the 60,000 training images: lower train_size to at most "
-                         f"{60_000 - values['validation_size']}")
-    available = values.get("train_size") or 60_000 - values.get("validation_size", 0)
-    if (values.get("student_train_size") or 0) > available:
-        raise ValueError(f"student_train_size={values['student_train_size']} is more than the {available:,} training "
-                         f"images the teacher learns from (train_size={values.get('train_size')}, validation_size="
-                         f"{values.get('validation_size')}): lower student_train_size to at most {available}")
-    for prefix, widths_name, objectives in STUDENT_RATES.values():
-        widths = values.get(widths_name)
-        names = [f"{width:g}" for width in widths or []]  # how a width reads in its record files' names
-        alike = sorted({name for name in names if names.count(name) > 1})
-        if alike:
-            raise ValueError(f"parameter {widths_name}={widths} holds widths that all read {alike[0]} in the record "
-                             f"files' names, so their students would share one file: give widths that differ in "
-                             f"their first six significant digits")
-        for name in (f"{prefix}{objective}_learning_rate" for objective in objectives):
-            if widths is not None and name in values and len(values[name]) != len(widths):
-                raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
-                                 f"{len(widths)} width(s) of {widths_name}={widths}: give one rate per width, in "
-                                 f"the same order")
-    sweep = {k: values[k] for k in ("sweep_temperatures", "sweep_alphas") if k in values}
-    if len(sweep) == 2 and bool(sweep["sweep_temperatures"]) != bool(sweep["sweep_alphas"]):
-        raise ValueError(f"the T x alpha sweep needs both lists or neither, got {sweep}: one empty list "
-                         f"makes an empty grid")
-
-
 def configure(namespace: dict[str, Any]) -> Config:
-    """Resolve a notebook's parameters (pass ``globals()``) into a validated ``Config``.
+    """Resolve a notebook's parameters (pass ``globals()``) into a checked ``Config``.
 
-    Every plain value in ``namespace`` whose name does not start with ``_`` must
-    be a known setting: a misspelt ``papermill -p`` name stops the notebook here.
-    A setting given as None, and every setting not given at all, takes its profile's
-    value: a parameters cell lists what a reader would change, and any other setting
-    can still be given (``-p``, or a line added to the cell).
-    The names seen on the first call are remembered in ``namespace``, so that
-    re-running the notebook in the same kernel ignores variables made by later cells.
+    Every plain value in ``namespace`` whose name does not start with ``_`` must be a known setting: a misspelt
+    ``papermill -p`` name stops the notebook here. A setting given as None, and every setting not given at all,
+    takes its profile's value. The names seen on the first call are remembered in ``namespace``, so that re-running
+    the notebook in the same kernel ignores variables made by later cells.
     """
     names = namespace.setdefault("_kdlib_parameter_names", sorted(
         k for k, v in namespace.items()
@@ -476,18 +395,16 @@ def configure(namespace: dict[str, Any]) -> Config:
     profile = resolve_profile(namespace.get("profile"))
     device = resolve_device(namespace.get("device"))
     given = tuple(name for name in namespace if name in names and name in SETTINGS)  # in the order given
-    values = {}
-    for name, setting in SETTINGS.items():  # "dataset" first: a setting's default may depend on it
-        value = namespace[name] if name in given else None
-        values[name] = setting.check(name, setting.default(profile, values.get("dataset")) if value is None
-                                     else value)
+    chosen = {name: namespace[name] for name in given if namespace[name] is not None}
+    values = {name: check(name, value) for name, value in
+              (profile_values(profile, chosen.get("dataset")) | chosen).items()}
     check_together(values)
     run_dir = namespace.get("run_dir")
     if run_dir is not None and not isinstance(run_dir, str | Path):
         raise ValueError(f"parameter run_dir={run_dir!r} must be a path")
-    path = Path(run_dir) if run_dir is not None else Path("runs") / profile
     if str(run_dir).strip() == "":
         raise ValueError("parameter run_dir='' is empty: name a folder, or leave run_dir=None for runs/<profile>")
+    path = Path(run_dir) if run_dir is not None else Path("runs") / profile
     config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values, given)
-    seed_everything(values.get("seed", 0))
+    seed_everything(values["seed"])
     return config

@@ -375,7 +375,7 @@ def teacher_name(family: str, teacher: Provenance) -> str:
 
 def generator_of(model: nn.Module, dataset: str) -> nn.Module:
     """``model`` as the course samples it (z -> image): a GAN's generator as is; a VAE's decoder drawing its
-    latents from the VAE's ex-post prior (``kdlib.ex_post_prior``), fitted to its codes of the first ``CODES``
+    latents from the VAE's ex-post prior (``kdlib.mixture.ex_post_prior``), fitted to its codes of the first ``CODES``
     training images of ``dataset``: every VAE of the course, teacher or student, is sampled this way."""
     if not isinstance(model, VAE):
         return as_generator(model)

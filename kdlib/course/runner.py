@@ -27,7 +27,8 @@ import torch
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, default
 
-from kdlib.course.config import PROFILES, SETTINGS, check_together, resolve_device, resolve_profile
+from kdlib.course.config import (PROFILES, SETTINGS, check, check_together, profile_values, resolve_device,
+                                 resolve_profile)
 from kdlib.course.folders import Ledger
 from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir
 from kdlib.course.edition import student_notebook
@@ -91,10 +92,9 @@ def check_overrides(paths: list[Path], overrides: dict[str, Any], profile: str |
         if name == "device":
             resolve_device(value)
         else:
-            SETTINGS[name].check(name, value)
+            check(name, value)
     profile = resolve_profile(profile)
-    dataset = overrides.get("dataset", SETTINGS["dataset"].default(profile))
-    check_together({name: setting.default(profile, dataset) for name, setting in SETTINGS.items()} | overrides)
+    check_together(profile_values(profile, overrides.get("dataset")) | overrides)
 
 
 def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str, Any]) -> dict[str, Any]:
