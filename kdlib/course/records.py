@@ -30,7 +30,7 @@ from kdlib.generative import VAE_PIXELS
 from kdlib.mixture import CODES, ex_post_prior
 from kdlib.models import VAE, as_generator, build
 from kdlib.course.folders import output_folder, writable_folder
-from kdlib.store import atomic_write, file_sha256, load_module, write_json
+from kdlib.store import atomic_write, file_sha256, load_module
 from kdlib.train import Trained
 
 SCHEMA = 1
@@ -153,10 +153,12 @@ class Record:
         return {name: getattr(self, name) for name in self.KEY}
 
     def save(self, run: RunDir) -> Path:
-        """Write the record atomically; return its path."""
+        """Write the record atomically, its writer first (``written_by`` finds it in a file cut off later); return
+        its path."""
         target = run.file("records", self.file_name(**self.key()))
-        write_json(target, {"schema": self.VERSION, "type": type(self).__name__, "writer": self.writer(**self.key()),
-                            "record": dataclasses.asdict(self)})
+        text = json.dumps({"writer": self.writer(**self.key()), "type": type(self).__name__, "schema": self.VERSION,
+                           "record": dataclasses.asdict(self)}, indent=2) + "\n"
+        atomic_write(target, lambda tmp: tmp.write_text(text))
         return target
 
     @classmethod
@@ -166,7 +168,7 @@ class Record:
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {rerun(cls.writer(**key))} with run_dir="
                                     f"{str(run.path)!r} first (or `make run`, which runs the notebooks in order)")
-        return read_record(path, cls)
+        return read_record(path, cls, cls.writer(**key))
 
     def require(self, field: str, expected: Any, why: str) -> None:
         """Refuse this record when its ``field`` is not ``expected``, naming both and the notebook to re-run."""
@@ -182,18 +184,20 @@ def _short(value: Any) -> str:
     return f"{value.file} (SHA-256 {value.sha256[:12]}...)" if isinstance(value, Artifact) else repr(value)
 
 
-def writer_of(name: str) -> str | None:
-    """The notebook that writes a record file of this name, if the name is a record's."""
-    for cls in RECORDS.values():
-        pattern = re.sub(r"\\\{(\w+)(?::[^}]*)?\\\}", r"(?P<\1>.+)", re.escape(cls.FILE))
-        if match := re.fullmatch(pattern, name):
-            return cls.writer(**match.groupdict())
-    return None
+def written_by(path: Path) -> str | None:
+    """The notebook (or command) that wrote the record file ``path``, as its ``writer`` field says: written before
+    the record itself, it survives a file cut off in the middle. None when there is none."""
+    try:
+        found = re.search(r'"writer": "([^"\\]*)"', path.read_text(errors="replace"))
+    except OSError:
+        return None
+    return found[1] if found else None
 
 
-def read_record(path: Path, cls: type[R] | None = None) -> R:
-    """The record in ``path`` (of type ``cls``, when given), refused by name when unreadable or out of date."""
-    writer = writer_of(path.name)
+def read_record(path: Path, cls: type[R] | None = None, writer: str | None = None) -> R:
+    """The record in ``path`` (of type ``cls``, when given), refused by name when unreadable or out of date, with
+    the notebook to run again: the one the record names, else ``writer``."""
+    writer = written_by(path) or writer
     fix = f"{rerun(writer)} again" if writer else "run the notebook that writes it again"
     try:
         envelope = json.loads(path.read_text())

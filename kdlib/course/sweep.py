@@ -34,7 +34,7 @@ import yaml
 
 from kdlib.course.config import resolve_profile
 from kdlib.course.folders import output_folder
-from kdlib.course.records import Record, RecordError, RunDir, writer_of
+from kdlib.course.records import Record, RecordError, RunDir, written_by
 from kdlib.course.runner import check_overrides, run_chain, select
 
 SPEC_KEYS = {"profile": str, "grid": dict, "parameters": dict, "only": list, "from": str, "base": str}
@@ -119,7 +119,7 @@ def _seed(folder: Path, base: Path, first: str) -> None:
         raise FileNotFoundError(f"base run folder {base} does not exist")
     sources = [p for p in sorted((base / "checkpoints").glob("*")) if p.is_file()]
     for record in sorted((base / "records").glob("*.json")):
-        writer = writer_of(record.name) or ""
+        writer = written_by(record) or ""
         if re.fullmatch(r"\d\d_\w+", writer) and writer[:2] < first[:2]:
             sources.append(record)
     for source in sources:
