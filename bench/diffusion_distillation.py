@@ -38,12 +38,12 @@ import torch
 from kdlib import generated, load, markdown_table, sampler, scale
 from kdlib.course import DiffusionResult, RunDir, flow_space, load_shipped, shipped_ruler
 from kdlib.course.config import RECIPES, profile_values
-
-QUICK = profile_values("quick")
 from kdlib.diffusion import (ConsistencyDistillation, FlowMatching, LatentGenerator, OneStepRegression,
                              progressive_distillation, train_latent)
 from kdlib.evaluate import image_quality, reference
 from kdlib.store import project_root
+
+QUICK = profile_values("quick")
 
 DATASET = "fashion-mnist"
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)

@@ -40,9 +40,9 @@ from kdlib import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, load, markdown
 from kdlib.classifiers import Loss
 from kdlib.course import load_shipped
 from kdlib.course.config import profile_values
+from kdlib.store import project_root
 
 QUICK = profile_values("quick")
-from kdlib.store import project_root
 
 HELD_OUT = 5_000  # the last training images, as validation_size in the sweeps
 DATASET = "fashion-mnist"

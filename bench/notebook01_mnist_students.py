@@ -37,13 +37,12 @@ import torch
 
 from kdlib import (PIXELS, STUDENT_MLP, hard_labels, load, markdown_table, misclassified, predict_logits, scale,
                    soft_labels, train_classifier)
-from kdlib.classifiers import teacher_soft_labels
-from kdlib.classifiers import Loss
+from kdlib.classifiers import Loss, teacher_soft_labels
 from kdlib.course import load_shipped
 from kdlib.course.config import profile_values
+from kdlib.store import project_root
 
 FULL = profile_values("full", "mnist")
-from kdlib.store import project_root
 
 HELD_OUT = 5_000
 Judged = tuple[torch.Tensor, torch.Tensor]  # scaled images and their labels

@@ -59,11 +59,11 @@ from kdlib.train import DivergedError  # noqa: E402
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher  # noqa: E402
 from kdlib.data import Split  # noqa: E402
 from kdlib.course.config import profile_values  # noqa: E402
-
-QUICK = profile_values("quick")
 from kdlib.metrics import frechet_distance  # noqa: E402
 from kdlib.progress import progress  # noqa: E402
 from kdlib.store import project_root  # noqa: E402
+
+QUICK = profile_values("quick")
 
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH, UPSAMPLING = QUICK["student_widths"][0], QUICK["gan_student_upsampling"]

@@ -45,13 +45,13 @@ from kdlib import (VAE, Student, VAEDistillation, VAEScratch, generated, load, m
 from kdlib.batches import Batches
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher
 from kdlib.course.config import RECIPES, profile_values
-
-QUICK = profile_values("quick")
 from kdlib.course.shipped import load_shipped
 from kdlib.metrics import frechet_distance
 from kdlib.progress import progress
 from kdlib.store import project_root
 from kdlib.train import Training, update
+
+QUICK = profile_values("quick")
 
 DATASET, TRAIN, SAMPLES = "fashion-mnist", 50_000, 5_000
 WIDTH = 0.12  # the width of the committed results (the quick profile trained VAE students of width 0.12 then)
