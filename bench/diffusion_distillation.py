@@ -106,7 +106,7 @@ def tuning_part(samples: int, work: Path, rates: list[float]) -> None:
     steps, pairs = QUICK["latent_student_steps"], QUICK["regression_pairs"]
     rows = []
     for rate in rates:
-        identity = {"teacher": manifest.sha256}
+        identity = {"teacher": manifest.checkpoint.sha256}
         regression, _ = train_latent(OneStepRegression(rate, pairs=pairs), codes, steps, 512, 0, work, teacher, identity)
         rounds = progressive_distillation(teacher, codes, steps // 5, 512, 0, work, learning_rate=rate,
                                           identity=identity)

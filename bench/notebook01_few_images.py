@@ -69,7 +69,7 @@ def main() -> None:
     validation = (scale(train.images[keep:], PIXELS), train.labels[keep:])
     tests = (scale(test.images, PIXELS), test.labels)
     folder = project_root() / "runs" / "bench-nb01-few"
-    print(f"teacher: pretrained/{manifest.file}, {misclassified(teacher, *validation)} held-out errors "
+    print(f"teacher: pretrained/{manifest.checkpoint.file}, {misclassified(teacher, *validation)} held-out errors "
           f"(it trained on them), {misclassified(teacher, *tests)} test errors", flush=True)
     rows: list[dict] = []
 
@@ -99,7 +99,7 @@ def main() -> None:
         table = predict_logits(teacher, scale(train.images[:args.images], PIXELS))
     distilled = measure("distilled", args.images, args.epochs, QUICK["learning_rate"],
                         lambda labels: soft_labels(table, labels, args.temperature, args.alpha),
-                        {"teacher": manifest.sha256[:16], "temperature": args.temperature, "alpha": args.alpha})
+                        {"teacher": manifest.checkpoint.sha256[:16], "temperature": args.temperature, "alpha": args.alpha})
     for images in args.more_images:
         measure("labels", images, max(1, round(args.epochs * args.images / images)), best["learning rate"],
                 hard_labels, dropout=best["dropout"] != "none")

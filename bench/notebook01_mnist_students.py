@@ -95,7 +95,7 @@ def main() -> None:
     tests = (scale(test.images, PIXELS), test.labels)
     table = predict_logits(teacher, scale(images, PIXELS))
     folder = project_root() / "runs" / "bench-nb01-mnist"
-    print(f"teacher: pretrained/{manifest.file}, {misclassified(teacher, *validation)} held-out errors, "
+    print(f"teacher: pretrained/{manifest.checkpoint.file}, {misclassified(teacher, *validation)} held-out errors, "
           f"{misclassified(teacher, *tests)} test errors")
     rows = []
     for epochs in args.epochs:
@@ -104,7 +104,7 @@ def main() -> None:
                         "distilled": (teacher_soft_labels(teacher, labels, args.temperature, args.alpha) if jitter
                                       else soft_labels(table, labels, args.temperature, args.alpha))}
             for student, loss in students.items():
-                extra = {"teacher": manifest.sha256[:16], "temperature": args.temperature, "alpha": args.alpha} \
+                extra = {"teacher": manifest.checkpoint.sha256[:16], "temperature": args.temperature, "alpha": args.alpha} \
                     if student == "distilled" else None
                 held, tested = errors_over_seeds(f"bench_{student}", STUDENT_MLP, images, loss, epochs, folder,
                                                  args.seeds, [validation, tests], dataset="mnist", learning_rate=1e-3,

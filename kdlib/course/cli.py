@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "teachers":
             for name in args.only or sorted(RECIPES):
                 manifest = make_shipped(name, args.work, args.out, args.device, args.replace)
-                print(f"{args.out / manifest.file}: SHA-256 {manifest.sha256}, quality {manifest.quality}")
+                print(f"{args.out / manifest.checkpoint.file}: SHA-256 {manifest.checkpoint.sha256}, quality {manifest.quality}")
         else:
             if not args.out.strip():
                 raise ValueError("--out is empty: name a folder")

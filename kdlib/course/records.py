@@ -255,12 +255,18 @@ class TemperaturePoint:
 
 
 @dataclass(frozen=True)
-class Classifiers(Record):
-    """Notebook 01's teacher and students on the test set, and its sweep."""
+class Result(Record):
+    """What a notebook measured, with where: the data set, the profile and every setting (``Config.as_dict``)."""
 
     dataset: str
     profile: str
     config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Classifiers(Result):
+    """Notebook 01's teacher and students on the test set, and its sweep."""
+
     test_images: int
     models: tuple[ClassifierResult, ...]
     sweep: tuple[TemperaturePoint, ...]
@@ -344,7 +350,7 @@ class StudentRecord(Record):
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a notebook's teacher came from (a shipped file, or a run), its file and what made it."""
+    """Where a model came from (a shipped file, whose manifest extends this, or a run), its file and what made it."""
 
     source: str
     checkpoint: Artifact
@@ -419,12 +425,9 @@ class EvaluationRow(Measurement):
 
 
 @dataclass(frozen=True)
-class Evaluation(Record):
+class Evaluation(Result):
     """Every teacher and student of a run on one ruler."""
 
-    dataset: str
-    profile: str
-    config: dict[str, Any]
     ruler: RulerRecord
     rows: tuple[EvaluationRow, ...]
     floors: dict[str, Quality]
@@ -471,13 +474,10 @@ class LatentRow(Quality):
 
 
 @dataclass(frozen=True)
-class DiffusionResult(Record):
+class DiffusionResult(Result):
     """Notebook 05's measurements: the VAE's reference points, the flow teacher at every step count and each
     distilled student at the step counts it was made for, on one ruler; the students' training cost; the speeds."""
 
-    dataset: str
-    profile: str
-    config: dict[str, Any]
     ruler: RulerRecord
     vae: Artifact
     teacher: Artifact

@@ -40,7 +40,7 @@ from kdlib.course.records import (TEACHER_WRITERS, Artifact, Machine, Provenance
                                   generator_of, run_teacher)
 from kdlib.course.runner import machine
 
-SCHEMA = 1
+SCHEMA = 2  # 2: a manifest is the file's Provenance (its source, file and SHA-256, training time and settings)
 PRETRAINED = project_root() / "pretrained"
 FLOW_STEPS = 32  # the Euler steps a flow teacher's manifest quality is measured at: the course's many-step sampler
 
@@ -50,22 +50,20 @@ def command(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Manifest:
-    """What a shipped file is and how it was made; ``pretrained/NAME.json``."""
+class Manifest(Provenance):
+    """What a shipped file is and how it was made (``pretrained/NAME.json``): the provenance every model of the
+    course has (source, file and SHA-256, training time, the recipe's settings), and the recipe's name, kind and
+    data set, the file's size and precision, the command, commit and machine that made it, its measured quality."""
 
     name: str
     kind: str
     dataset: str
-    settings: dict[str, Any]
-    file: str
-    sha256: str
     bytes: int
     precision: str
     command: str
     commit: str
     machine: Machine
     threads: int
-    training_seconds: float
     quality: dict[str, float]
 
     def recipe(self) -> dict[str, Any]:
@@ -85,7 +83,8 @@ class Manifest:
         try:
             envelope = json.loads(path.read_text())
             if envelope.get("type") != "Manifest" or envelope.get("schema") != SCHEMA:
-                raise RecordError(f"{path} is not a schema-{SCHEMA} kdlib manifest")
+                raise RecordError(f"{path} is not a schema-{SCHEMA} kdlib manifest (it says schema "
+                                  f"{envelope.get('schema')}); {fix}")
             return from_json(cls, envelope["manifest"], str(path))
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as err:
             raise RecordError(f"{path} is not a readable manifest ({type(err).__name__}: {err}); {fix}") from None
@@ -191,9 +190,10 @@ def flow_space(vae: VAE, dataset: str) -> tuple[torch.Tensor, Standardiser]:
 def _flow_vae(recipe: Recipe, device: torch.device | str) -> VAE:
     """The shipped VAE a flow recipe is fitted to, refused when it is not the file the recipe names."""
     vae, manifest = load_shipped(f"vae-{recipe.dataset}", device=device)
-    if manifest.sha256 != recipe.settings["vae_sha256"]:
+    if manifest.checkpoint.sha256 != recipe.settings["vae_sha256"]:
         raise RecordError(f"{recipe.name} is fitted to the VAE with SHA-256 {recipe.settings['vae_sha256'][:12]}..., "
-                          f"but pretrained/{manifest.file} is {manifest.sha256[:12]}...: set vae_sha256 in its "
+                          f"but pretrained/{manifest.checkpoint.file} is {manifest.checkpoint.sha256[:12]}...: set "
+                          f"vae_sha256 in its "
                           f"recipe (kdlib.course.config.RECIPES) to the new VAE's and run `{command(recipe.name)} "
                           f"--replace`")
     return vae
@@ -252,14 +252,15 @@ def verify(name: str, folder: Path = PRETRAINED) -> tuple[Path, Manifest]:
     manifest = Manifest.read(folder / f"{name}.json")
     fix = f"run `{command(name)} --replace` to make it again"
     if manifest.recipe() != recipe_dict(recipe):
-        raise RecordError(f"{folder / manifest.file} was made by the recipe {manifest.recipe()}, but "
+        raise RecordError(f"{folder / manifest.checkpoint.file} was made by the recipe {manifest.recipe()}, but "
                           f"kdlib.course.config.RECIPES now says {recipe_dict(recipe)}: {fix}")
-    path = folder / manifest.file
+    path = folder / manifest.checkpoint.file
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing (its manifest {name}.json is there): {fix}")
     found = file_sha256(path)
-    if found != manifest.sha256:
-        raise RecordError(f"{path} has SHA-256 {found[:12]}..., its manifest says {manifest.sha256[:12]}...: the "
+    if found != manifest.checkpoint.sha256:
+        raise RecordError(f"{path} has SHA-256 {found[:12]}..., its manifest says {manifest.checkpoint.sha256[:12]}"
+                          f"...: the "
                           f"file is damaged or was replaced; restore it from git (git checkout -- {_from_root(path)}) "
                           f"or {fix}")
     return path, manifest
@@ -282,7 +283,7 @@ def shipped_ruler(dataset: str, folder: Path = PRETRAINED, device: torch.device 
                   samples: int = 10_000) -> tuple[Ruler, Manifest]:
     """The data set's shipped feature network as a ruler (references and floors computed here)."""
     net, manifest = load_shipped(f"ruler-{dataset}", folder, device)
-    return ruler_of(net, dataset, folder / manifest.file, seed=seed, samples=samples), manifest
+    return ruler_of(net, dataset, folder / manifest.checkpoint.file, seed=seed, samples=samples), manifest
 
 
 def ruler_for(cfg: Config) -> Ruler:
@@ -302,19 +303,13 @@ def classifier_teacher(cfg: Config, images: torch.Tensor, labels: torch.Tensor) 
     folder on ``images``/``labels`` from the same recipe (``teacher_epochs``/``teacher_jitter`` override it)."""
     name = f"classifier-{cfg.dataset}"
     if cfg.teachers == "shipped":
-        model, manifest = load_shipped(name, device=cfg.device)
-        return model, shipped_provenance(manifest)
+        return load_shipped(name, device=cfg.device)
     settings = _recipe(name).settings | {"seed": cfg.seed} | {
         key: value for key, value in (("epochs", cfg.teacher_epochs), ("jitter", cfg.teacher_jitter))
         if value is not None}
     model, trained = _classifier(settings, cfg.dataset, images, labels, cfg.run.checkpoints, cfg.device, cfg.retrain)
     return model, Provenance("trained in this run", Artifact.of(trained.checkpoint), trained.history["seconds"],
                              trained.settings)
-
-
-def shipped_provenance(manifest: Manifest) -> Provenance:
-    return Provenance(f"shipped: pretrained/{manifest.file}", Artifact(manifest.file, manifest.sha256),
-                      manifest.training_seconds, manifest.settings)
 
 
 def shipped_teacher(family: str, dataset: str, device: torch.device | str = "cpu"
@@ -324,8 +319,7 @@ def shipped_teacher(family: str, dataset: str, device: torch.device | str = "cpu
     name = f"{family}-{dataset}"
     if name not in RECIPES:
         return None
-    model, manifest = load_shipped(name, device=device)
-    return model, shipped_provenance(manifest)
+    return load_shipped(name, device=device)
 
 
 def generative_teacher(cfg: Config, family: str) -> tuple[nn.Module, Provenance]:
@@ -355,8 +349,7 @@ def flow_teacher(cfg: Config, vae: VAE, vae_source: Provenance, codes: torch.Ten
             raise RecordError(f"pretrained/{name}.pt was fitted to the VAE of SHA-256 "
                               f"{recipe.settings['vae_sha256'][:12]}..., not to {vae_source.checkpoint.file} "
                               f"({vae_source.checkpoint.sha256[:12]}...): use teachers='shipped' for both")
-        model, manifest = load_shipped(name, device=cfg.device)
-        return model, shipped_provenance(manifest)
+        return load_shipped(name, device=cfg.device)
     settings = recipe.settings | {"seed": cfg.seed, "vae_sha256": vae_source.checkpoint.sha256} | (
         {} if cfg.flow_steps is None else {"steps": cfg.flow_steps})
     velocity, trained = _fit_flow(settings, codes, cfg.run.checkpoints, cfg.retrain)
@@ -380,10 +373,10 @@ def recipe_words(settings: dict[str, Any]) -> str:
 
 def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Measurement, measure: Ruler,
                    figure_name: str) -> str:
-    """Notebooks 02 and 03's comparison of the run's teacher of ``family`` (``generator``, z -> image, measured as
-    ``quality`` on ``measure``) with the shipped one, measured the same way: 16 samples of each in the figure
-    ``figure_name`` (each from its own sampler, ``generator_of``, with the run's seed) and a Markdown table and
-    sentence; a sentence saying so when the course ships no such teacher for the data set."""
+    """Notebooks 02 and 03's run teacher of ``family`` (``generator``, z -> image, measured as ``quality`` on
+    ``measure``) beside the shipped one, measured the same way: a Markdown table of both, and 16 samples of each
+    (each from its own sampler, ``generator_of``, with the run's seed) in the figure ``figure_name``; a sentence
+    saying so when the course ships no such teacher for the data set."""
     shipped = shipped_teacher(family, cfg.dataset, cfg.device)
     label = family.upper()
     if shipped is None:
@@ -401,14 +394,8 @@ def beside_shipped(cfg: Config, family: str, generator: nn.Module, quality: Meas
     with torch.no_grad():
         images = torch.cat([sampler(g, latent, cfg.device, cfg.seed)(16) for g in (generator, shipped_generator)])
     cfg.run.save_figure(image_grid(images, ncols=16, row_labels=which, cell_inches=0.6), figure_name)
-    sampled = "each from its own ex-post prior" if family == "vae" else "from the same latents"
-    return (markdown_table([summary_row(f"{label} teacher, {name}", measured)
-                            for name, measured in zip(which, (quality, shipped_quality))])
-            + f"\n\nThe shipped teacher ({source.source}, trained in {source.training_seconds / 60:.0f} min on "
-            f"{source.settings['epochs']} epochs) has {shipped_quality.frechet_distance / quality.frechet_distance:.2f}x "
-            f"this run's Fréchet distance ({shipped_quality.frechet_distance:.1f} against "
-            f"{quality.frechet_distance:.1f}), precision {shipped_quality.precision:.3f} against {quality.precision:.3f} "
-            f"and recall {shipped_quality.recall:.3f} against {quality.recall:.3f}, on the same ruler, {sampled}.")
+    return markdown_table([summary_row(f"{label} teacher, {name}", measured)
+                           for name, measured in zip(which, (quality, shipped_quality))])
 
 
 def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str | None = None,
@@ -440,10 +427,10 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
     save_checkpoint(target, {"model": weights, "recipe": recipe_dict(recipe)})
     apply_weights(model, {"model": {k: v.float() for k, v in weights.items()}}, target)  # measure it as shipped
     quality = kind.quality(model.eval(), recipe, target)
-    manifest = Manifest(name, recipe.kind, recipe.dataset, recipe.settings, target.name, file_sha256(target),
-                        target.stat().st_size, str(kind.precision).removeprefix("torch."), command(name),
-                        git_commit(), machine(str(chosen)), torch.get_num_threads(),
-                        float(load_checkpoint(checkpoint)["history"]["seconds"]), quality)
+    manifest = Manifest(f"shipped: pretrained/{target.name}", Artifact.of(target),
+                        float(load_checkpoint(checkpoint)["history"]["seconds"]), recipe.settings, name, recipe.kind,
+                        recipe.dataset, target.stat().st_size, str(kind.precision).removeprefix("torch."),
+                        command(name), git_commit(), machine(str(chosen)), torch.get_num_threads(), quality)
     manifest.save(folder)
     return manifest
 
@@ -453,7 +440,7 @@ def shipped_table(folder: Path = PRETRAINED) -> str:
     manifests = [Manifest.read(path) for path in sorted(folder.glob("*.json"))]
     found = {key for m in manifests for key in m.quality}  # every kind's, in one place
     measured = [key for key in QUALITY_LABELS if key in found] + sorted(found - set(QUALITY_LABELS))
-    rows = [{"file": f"`{m.file}`", "data set": m.dataset,
+    rows = [{"file": f"`{m.checkpoint.file}`", "data set": m.dataset,
              "recipe": ", ".join(f"{k} {v}" for k, v in m.settings.items()),
              **{QUALITY_LABELS.get(k, k): m.quality.get(k, "") for k in measured},
              "MiB": m.bytes / 2**20, "stored as": m.precision, "training (s)": m.training_seconds,
