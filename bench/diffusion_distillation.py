@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from kdlib import generated, load, markdown_table, sampler, scale
+from kdlib import generated, load, markdown_table, sampler
 from kdlib.course import DiffusionResult, RunDir, flow_space, load_shipped, shipped_ruler
 from kdlib.course.config import RECIPES, profile_values
 from kdlib.diffusion import (ConsistencyDistillation, FlowMatching, LatentGenerator, OneStepRegression,

@@ -69,6 +69,15 @@ def serve(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
+def external_assets(html: str) -> list[str]:
+    """Scripts, style sheets and images a page would fetch from another host (a site meant to work offline
+    must have none)."""
+    found = re.findall(r'<(?:script|img|source)\b[^>]*\bsrc="((?:https?:)?//[^"]+)"', html)
+    found += re.findall(r'<link\b[^>]*\bhref="((?:https?:)?//[^"]+)"[^>]*>', html)
+    found += re.findall(r'\b(?:import|from)\s*\(?\s*["\']((?:https?:)?//[^"\']+)["\']', html)  # ES modules
+    return found
+
+
 def missing_browser() -> str | None:
     """Why the browser check cannot run here, or None when it can."""
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):

@@ -9,7 +9,7 @@ from torch import nn
 
 from kdlib.diffusion import (CodeBatches, ConsistencyDistillation, FlowMatching, Halving, LatentGenerator,
                              OneStepRegression, Standardiser, Velocity, consistency_sample, consistency_target,
-                             denoised, euler_sample, euler_step, flow_matching_loss, halving_target, interpolate,
+                             denoised, euler_sample, flow_matching_loss, halving_target, interpolate,
                              posterior_codes, progressive_distillation, sample, train_latent)
 from kdlib.models import VAE
 

@@ -18,7 +18,8 @@ from kdlib.course.folders import LEDGER
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kdlib.course import site
-from site_browser import PageCheck, broken_links, check_site, missing_browser, screenshots, serve, site_pages, site_report
+from site_browser import (PageCheck, broken_links, check_site, external_assets, missing_browser, screenshots, serve,
+                          site_pages, site_report)
 from kdlib.course.runner import notebook_paths
 
 
@@ -88,7 +89,7 @@ def test_assets_fetched_from_another_host_are_found():
     html = ('<script src="https://cdn.jsdelivr.net/npm/mermaid.js"></script><script src="_static/own.js"></script>'
             '<link rel="stylesheet" href="//fonts.example.org/a.css"><a href="https://arxiv.org/abs/1">paper</a>'
             'import mermaid from "https://cdn.example.org/m.mjs";')
-    assert site.external_assets(html) == ["https://cdn.jsdelivr.net/npm/mermaid.js", "//fonts.example.org/a.css",
+    assert external_assets(html) == ["https://cdn.jsdelivr.net/npm/mermaid.js", "//fonts.example.org/a.css",
                                           "https://cdn.example.org/m.mjs"]
 
 
@@ -124,7 +125,7 @@ def test_the_built_site_serves_everything_itself(built_site):
     assert {f"notebooks/{p.stem}.html" for p in notebook_paths()} | {"index.html", "docs/architecture.html"} \
         <= set(pages)
     for page in pages:
-        assert site.external_assets((built_site / page).read_text()) == [], page
+        assert external_assets((built_site / page).read_text()) == [], page
 
 
 def test_every_page_loads_cleanly_in_chromium(built_site):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import shutil
 import subprocess
 import sys
@@ -187,13 +186,3 @@ def build_site(out: str | Path) -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"sphinx-build failed (exit {done.returncode}): its warnings are printed above")
     return out / "html" / "index.html"
-
-
-def external_assets(html: str) -> list[str]:
-    """Scripts, style sheets and images a page would fetch from another host (a site meant to work offline
-    must have none)."""
-    found = re.findall(r'<(?:script|img|source)\b[^>]*\bsrc="((?:https?:)?//[^"]+)"', html)
-    found += re.findall(r'<link\b[^>]*\bhref="((?:https?:)?//[^"]+)"[^>]*>', html)
-    found += re.findall(r'\b(?:import|from)\s*\(?\s*["\']((?:https?:)?//[^"\']+)["\']', html)  # ES modules
-    return found
-
