@@ -118,14 +118,26 @@ SETTINGS: dict[str, Setting] = {
 FIELD_RANGES = {"learning_rate": RATE, "discriminator_learning_rate": RATE, "discriminator_width": (0.01, 4.0),
                 "weight": (0.0, 100.0), "posterior_fraction": SHARE, "kl_weight": (1e-3, 100.0)}
 WIDTHS = {"gan": "student_widths", "vae": "vae_student_widths"}  # each family's students' widths
-for _family, _objectives in OBJECTIVES.items():
-    for _objective in _objectives.values():
-        for _field in dataclasses.fields(_objective):
-            _rate = _field.name == "learning_rate"
-            SETTINGS[f"{_family}_{_objective.name}_{_field.name}"] = Setting(
-                [_field.default] if _rate else _field.default,
-                f"{_field.name.replace('_', ' ')} of the {_family.upper()} {_objective.name} students"
-                + (f", one per width of {WIDTHS[_family]}" if _rate else ""), FIELD_RANGES.get(_field.name))
+RATES_OF_WIDTHS = {f"{family}_{name}_learning_rate": WIDTHS[family]  # a rate per width of the family's students
+                   for family, objectives in OBJECTIVES.items() for name in objectives}
+
+
+def objective_settings() -> dict[str, Setting]:
+    """A setting ``<family>_<name>_<field>`` for each field of each objective in ``kdlib.OBJECTIVES``, its default the
+    class's (a learning rate: a list of one rate per student width)."""
+    settings = {}
+    for family, objectives in OBJECTIVES.items():
+        for name, objective in objectives.items():
+            for attribute in dataclasses.fields(objective):
+                rate = attribute.name == "learning_rate"
+                settings[f"{family}_{name}_{attribute.name}"] = Setting(
+                    [attribute.default] if rate else attribute.default,
+                    f"{attribute.name.replace('_', ' ')} of the {family.upper()} {name} students"
+                    + (f", one per width of {WIDTHS[family]}" if rate else ""), FIELD_RANGES.get(attribute.name))
+    return settings
+
+
+SETTINGS |= objective_settings()
 
 # Each profile: the values where it differs from the settings' defaults above (quick's).
 PROFILES: dict[str, dict[str, Any]] = {
@@ -159,7 +171,8 @@ DISTILLATION_SWEEPS = {("quick", "fashion-mnist"): "sweep-01-quick-few-clean",
 
 def profile_values(profile: str, dataset: str | None = None) -> dict[str, Any]:
     """Every setting's value in ``profile`` (on ``dataset``, or the profile's own data set)."""
-    values = {name: setting.default for name, setting in SETTINGS.items()} | PROFILES[resolve_profile(profile)]
+    profile = resolve_profile(profile)
+    values = {name: setting.default for name, setting in SETTINGS.items()} | PROFILES[profile]
     return values | ON_DATASET.get((profile, dataset or values["dataset"]), {})
 
 
@@ -190,9 +203,6 @@ def check(name: str, value: Any) -> Any:
         raise ValueError(f"parameter {name}={value!r} is out of range [{allowed[0]}, {allowed[1]}]: {setting.meaning}")
     return [float(v) for v in value] if kind is list else value
 
-
-RATES_OF_WIDTHS = {f"{family}_{name}_learning_rate": WIDTHS[family]
-                   for family, objectives in OBJECTIVES.items() for name in objectives}
 
 
 def check_together(values: dict[str, Any]) -> None:
@@ -320,7 +330,8 @@ class Config:
         """The course's objective ``name`` of ``family`` for students of ``width``, with the profile's settings
         (``<family>_<name>_<field>``; the learning rate at the place of ``width`` in the family's widths)."""
         if name not in OBJECTIVES.get(family, {}):
-            raise ValueError(f"no {family} objective {name!r}; the course's: {OBJECTIVES.get(family, OBJECTIVES)}")
+            raise ValueError(f"no {family} objective {name!r}; the course's: "
+                             f"{ {f: list(names) for f, names in OBJECTIVES.items()} }")
         widths = self.widths(family)
         if width not in widths:
             raise ValueError(f"width {width} is not one of {WIDTHS[family]} {widths}: the profile gives learning rates "

@@ -184,11 +184,14 @@ def _short(value: Any) -> str:
     return f"{value.file} (SHA-256 {value.sha256[:12]}...)" if isinstance(value, Artifact) else repr(value)
 
 
+WRITER_FIELD = re.compile(r'"writer": "([^"\\]*)"')  # written first: it survives a file cut off in the middle
+
+
 def written_by(path: Path) -> str | None:
-    """The notebook (or command) that wrote the record file ``path``, as its ``writer`` field says: written before
-    the record itself, it survives a file cut off in the middle. None when there is none."""
+    """The notebook (or command) that wrote the record file ``path``, as its ``writer`` field says; None when there
+    is none."""
     try:
-        found = re.search(r'"writer": "([^"\\]*)"', path.read_text(errors="replace"))
+        found = WRITER_FIELD.search(path.read_text(errors="replace"))
     except OSError:
         return None
     return found[1] if found else None
@@ -197,10 +200,12 @@ def written_by(path: Path) -> str | None:
 def read_record(path: Path, cls: type[R] | None = None, writer: str | None = None) -> R:
     """The record in ``path`` (of type ``cls``, when given), refused by name when unreadable or out of date, with
     the notebook to run again: the one the record names, else ``writer``."""
-    writer = written_by(path) or writer
+    raw = path.read_bytes()
+    found = WRITER_FIELD.search(raw.decode(errors="replace"))
+    writer = found[1] if found else writer
     fix = f"{rerun(writer)} again" if writer else "run the notebook that writes it again"
     try:
-        envelope = json.loads(path.read_text())
+        envelope = json.loads(raw)
         cls = cls or RECORDS[envelope["type"]]
         if envelope["type"] != cls.__name__:
             raise RecordError(f"{path} holds a {envelope['type']} record, not a {cls.__name__}")
