@@ -55,6 +55,7 @@ import torch  # noqa: E402
 
 from kdlib import (GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student, VAEDistillation,
                    VAEScratch, generated, load, markdown_table, sampler, scale, train_student)  # noqa: E402
+from kdlib.distill import AnnealToELBO, AnnealToGAN, OutputFeaturesAdversarial, PruneFinetune  # noqa: E402
 from kdlib.train import DivergedError  # noqa: E402
 from kdlib.course import generator_of, shipped_ruler, shipped_teacher  # noqa: E402
 from kdlib.data import Split  # noqa: E402
@@ -88,13 +89,17 @@ def held_out_scorer(device: torch.device | str = "cpu") -> tuple[Split, Callable
 def configurations(family: str, rates: list[float], width: float, init: str = "random",
                    kl_weights: tuple[float, ...] = KL_WEIGHTS) -> list[tuple[str, float | str | None, object]]:
     """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
-    objective object) per point; with an ``init`` cut from the teacher only the distilled GAN objectives (the scratch GAN starts
-    from random weights whatever the others do: its points are those of the search with ``init='random'``)."""
+    objective object) per point; with an ``init`` cut from the teacher the distilled GAN objectives, the remedies
+    (``output_features_adversarial``, ``anneal_to_gan``) and the pruning control (``prune_finetune``: the scratch
+    GAN's loss from the cut start, searched as scratch is), not the scratch GAN,
+    which starts from random weights whatever the others do: its points are those of the search with
+    ``init='random'``)."""
     if family == "vae":
         return [point for rate in rates for point in
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
                  for share in POSTERIOR_FRACTIONS] +
-                [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in kl_weights]]
+                [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in kl_weights] +
+                [("anneal_to_elbo", "handover 0.5", AnnealToELBO(rate))]]  # the remedy, scratch's beta after it
     points = []
     for rate in rates:  # GAN
         points.append(("output", None, OutputDistillation(learning_rate=rate)))
@@ -105,6 +110,13 @@ def configurations(family: str, rates: list[float], width: float, init: str = "r
             if init == "random":
                 points.append(("scratch", discriminator, GANScratch(learning_rate=rate,
                                                                     discriminator_width=discriminator, anneal=True)))
+            else:  # the pruning control: the scratch baseline's loss and search, from the distilled students' start
+                points.append(("prune_finetune", discriminator, PruneFinetune(learning_rate=rate,
+                                                                              discriminator_width=discriminator)))
+                for remedy in (OutputFeaturesAdversarial, AnnealToGAN):  # the remedies, searched as the others
+                    points.append((remedy.name, discriminator, remedy(
+                        learning_rate=rate, weight=QUICK["gan_output_adversarial_weight"],
+                        discriminator_width=discriminator)))
     return points
 
 

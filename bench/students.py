@@ -31,12 +31,15 @@ def main() -> None:
     recorded = Evaluation.load(run)
     values = {key: value for key, value in recorded.config.items() if key in SETTINGS}
     values.setdefault("vae_student_widths", values["student_widths"])  # older records: one list for both families
+    for name in ("gan_objectives", "vae_objectives"):  # older records: the objectives of the settings' defaults
+        values.setdefault(name, SETTINGS[name].default)
     cfg = Config(recorded.profile, resolve_device(None), run, values)
     start = time.perf_counter()
     teachers = {family: generative_teacher(cfg, family) for family in ("gan", "vae")}
     seeds = [cfg.seed + k for k in range(cfg.generative_student_seeds)]
     rows = evaluation_rows(run, ruler_for(cfg), cfg.dataset,
-                           {family: cfg.widths(family) for family in ("gan", "vae")}, cfg.eval_samples, cfg.seed,
+                           {family: cfg.widths(family) for family in ("gan", "vae")},
+                           {family: cfg.objective_names(family) for family in ("gan", "vae")}, cfg.eval_samples, cfg.seed,
                            cfg.device, teachers, seeds)
     print(f"{run.path}: {cfg.dataset}, {cfg.eval_samples:,} samples per model, seeds {seeds}, {cfg.device}, "
           f"{torch.get_num_threads()} threads; measured in {time.perf_counter() - start:.0f} s\n")

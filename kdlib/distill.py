@@ -1,13 +1,16 @@
 """Distilling generators: one object per objective, each owning its loss, what it trains and its batches.
 
-GAN students: ``OutputDistillation``, ``OutputAdversarial``, ``OutputFeatures`` and the
-baseline ``GANScratch``; VAE students: ``VAEDistillation`` and the baseline ``VAEScratch``.
+GAN students: ``OutputDistillation``, ``OutputAdversarial``, ``OutputFeatures``, the remedies
+``OutputFeaturesAdversarial`` and ``AnnealToGAN``, the baseline ``GANScratch`` and the pruning
+control ``PruneFinetune``; VAE students: ``VAEDistillation``, the remedy ``AnnealToELBO`` and the
+baseline ``VAEScratch``.
 An objective's fields are its settings, their defaults defined here only; ``train_student``
 trains a ``Student`` (an objective at a width) with any of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdlib.batches import Batches
-from kdlib.losses import discriminator_loss, generator_loss
+from kdlib.losses import discriminator_loss, generator_loss, vae_losses
 from kdlib.models import VAE, Discriminator, Generator, as_generator, build
 from kdlib.pruning import pruned_generator
 from kdlib.store import settings_digest
@@ -136,6 +139,8 @@ class Objective:
 
     family: ClassVar[str]
     name: ClassVar[str]
+    starts_cut: ClassVar[bool] = False  # whether its student must start cut from the teacher (``Student.init``)
+    baseline: ClassVar[bool] = False  # a baseline that learns nothing from the teacher's outputs (scratch, the control)
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         raise NotImplementedError
@@ -228,6 +233,89 @@ class OutputFeatures(OutputDistillation):
 
 
 @dataclass(frozen=True)
+class OutputFeaturesAdversarial(OutputAdversarial):
+    """GAN Compression's whole objective (Li et al. 2020): the output term, the teacher's hidden feature maps through
+    learned 1x1 adaptors (``OutputFeatures``) and the GAN term against a discriminator on real images
+    (``OutputAdversarial``), weighted ``features_weight`` and ``weight``."""
+
+    name = "output_features_adversarial"
+    learning_rate: float = 1e-2  # searched from the cut start (bench/student_tuning.py --init teacher)
+    features_weight: float = 1.0
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        discriminator = Discriminator(self.discriminator_width).to(real.device)
+        adaptors = Adaptors(student, teacher).to(real.device)
+        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+        optimizer = _adam([*student.parameters(), *adaptors.parameters()], self.learning_rate)
+        teacher.eval()
+
+        def step(real_images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            z = torch.randn(len(real_images), student.latent_dim, device=real_images.device)
+            with torch.no_grad():
+                target, teacher_maps = hidden_maps(teacher, z)
+            images, maps = hidden_maps(student, z)
+            d_loss = update(d_optimizer, discriminator_loss(discriminator(real_images), discriminator(images.detach())))
+            losses = {"output": output_loss(images, target),
+                      "features": self.features_weight * feature_loss(adaptors(maps), teacher_maps),
+                      "adversarial": self.weight * generator_loss(discriminator(images))}
+            return _logged(update(optimizer, sum(losses.values())), losses) | {"discriminator": d_loss}
+        return self._distilled({"generator": student, "adaptors": adaptors, "discriminator": discriminator},
+                               {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
+
+
+def handover_share(done: int, total: int, handover: float) -> float:
+    """The teacher's terms' weight after ``done`` of ``total`` steps when they are annealed out over the first
+    ``handover`` share of them: 1, falling along half a cosine to 0 at ``handover * total``, 0 after."""
+    if not 0 < handover <= 1:
+        raise ValueError(f"handover is the share of the steps over which the teacher's terms fall to 0, in (0, 1], "
+                         f"got {handover}")
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, done / (handover * total))))
+
+
+@dataclass(frozen=True)
+class AnnealToGAN(OutputAdversarial):
+    """Distillation terms annealed to zero, then plain GAN fine-tuning on the data. Over the first ``handover``
+    share of the steps the output term's weight falls from 1 to 0 along half a cosine while the GAN term's rises
+    from ``weight`` to 1; after it the student trains on the scratch baseline's loss alone (the non-saturating GAN
+    loss against the discriminator on real images), no longer anchored to the teacher's images. The teacher gives
+    the start and the direction, the data the finish."""
+
+    name = "anneal_to_gan"
+    learning_rate: float = 3e-3  # searched from the cut start (bench/student_tuning.py --init teacher)
+    handover: float = 0.5
+
+    def __post_init__(self) -> None:
+        handover_share(0, 1, self.handover)  # refuses a handover outside (0, 1]
+
+    def teacher_share(self, done: int, total: int) -> float:
+        """The output term's weight after ``done`` of ``total`` steps (``handover_share``)."""
+        return handover_share(done, total, self.handover)
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        discriminator = Discriminator(self.discriminator_width).to(real.device)
+        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        teacher.eval()
+
+        def step(real_images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            # The steps done so far, from the generator's schedule: restored with it when a run resumes.
+            share = self.teacher_share(training.schedulers["generator"].last_epoch, epochs * len(real))
+            z = torch.randn(len(real_images), student.latent_dim, device=real_images.device)
+            images = student(z)
+            d_loss = update(d_optimizer, discriminator_loss(discriminator(real_images), discriminator(images.detach())))
+            losses = {"output": images.new_zeros(()),
+                      "adversarial": (share * self.weight + 1 - share) * generator_loss(discriminator(images))}
+            if share > 0:  # the teacher is asked only while its term counts
+                with torch.no_grad():
+                    target = teacher(z)
+                losses["output"] = share * output_loss(images, target)
+            return _logged(update(optimizer, sum(losses.values())), losses) | {"discriminator": d_loss}
+        training = self._distilled({"generator": student, "discriminator": discriminator},
+                                   {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
+        return training
+
+
+@dataclass(frozen=True)
 class GANScratch(Objective):
     """The baseline: the student generator trained as a GAN on real images alone, without the teacher. With
     ``anneal`` both players' learning rate is cosine-annealed to 0 over all steps, as the distilled students' is,
@@ -235,6 +323,7 @@ class GANScratch(Objective):
 
     family = "gan"
     name = "scratch"
+    baseline = True
     learning_rate: float = 1e-2
     discriminator_width: float = 1.0
     anneal: bool = True
@@ -295,12 +384,49 @@ class VAEDistillation(Objective):
 
 
 @dataclass(frozen=True)
+class AnnealToELBO(VAEDistillation):
+    """The VAE's remedy: ``VAEDistillation``'s terms annealed to zero over the first ``handover`` share of the steps
+    (``handover_share``), while the scratch baseline's loss (reconstruction + ``kl_weight`` * KL, on the real images)
+    rises to take their place; after the handover the student trains as the scratch VAE does, from where the
+    teacher brought it."""
+
+    name = "anneal_to_elbo"
+    learning_rate: float = 1e-2  # searched at width 0.25 (bench/student_tuning.py --family vae --width 0.25)
+    kl_weight: float = 0.125  # the scratch VAE's searched beta
+    handover: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        handover_share(0, 1, self.handover)  # refuses a handover outside (0, 1]
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        optimizer = _adam(student.parameters(), self.learning_rate)
+        first, total = next(student.parameters()), epochs * len(real)
+        teacher.eval()
+
+        def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
+            # The steps done so far, from Adam's own count: restored with the optimiser when a run resumes.
+            done = int(optimizer.state[first]["step"]) if first in optimizer.state else 0
+            share = handover_share(done, total, self.handover)
+            losses = {"decoder": images.new_zeros(()), "encoder": images.new_zeros(())}
+            if share > 0:  # the teacher is asked only while its terms count
+                distilled, _, _ = self.losses(student, teacher, images)
+                losses = {key: share * value for key, value in distilled.items()}
+            logits, mean, log_variance = student(images)
+            reconstruction, kl = vae_losses(logits, images, mean, log_variance)
+            losses |= {"reconstruction": (1 - share) * reconstruction, "KL": (1 - share) * self.kl_weight * kl}
+            return _logged(update(optimizer, sum(losses.values())), losses)
+        return Training({"vae": student}, {"vae": optimizer}, step, real)
+
+
+@dataclass(frozen=True)
 class VAEScratch(Objective):
     """The baseline: the student VAE trained on the negative ELBO, without the teacher; with ``kl_weight`` (beta)
     != 1 on reconstruction + beta * KL, a setting the baseline's search tunes as the distilled student's are."""
 
     family = "vae"
     name = "scratch"
+    baseline = True
     learning_rate: float = 2e-2
     kl_weight: float = 0.125  # bench/student_tuning.py --family vae: beta < 1 samples better from an ex-post prior
 
@@ -309,12 +435,26 @@ class VAEScratch(Objective):
         return Training({"vae": student}, {"vae": optimizer}, vae_step(student, optimizer, self.kl_weight), real)
 
 
+@dataclass(frozen=True)
+class PruneFinetune(GANScratch):
+    """The pruning control: prune, then fine-tune. The student starts cut from the teacher exactly as the distilled
+    GAN students do (``Student(init='teacher')``, ``kdlib.pruning``), then trains as the scratch baseline does, with
+    the plain GAN loss on the real images and no further word from the teacher. Beside ``scratch`` (random start,
+    same loss) and the distilled objectives (same start, the teacher's loss), it tells what the cut start gives from
+    what distillation gives."""
+
+    name = "prune_finetune"
+    starts_cut: ClassVar[bool] = True
+    learning_rate: float = 3e-2  # searched as scratch's was, from the cut start (bench/student_tuning.py --init teacher)
+
+
 # The course's objectives, family -> name -> class: listed here, so that a subclass defined elsewhere (a notebook's
 # exercise) changes nothing that other code evaluates.
 OBJECTIVES: dict[str, dict[str, type[Objective]]] = {
     family: {objective.name: objective for objective in objectives}
-    for family, objectives in (("gan", (OutputDistillation, OutputAdversarial, OutputFeatures, GANScratch)),
-                               ("vae", (VAEDistillation, VAEScratch)))}
+    for family, objectives in (("gan", (OutputDistillation, OutputAdversarial, OutputFeatures, GANScratch,
+                                        PruneFinetune, OutputFeaturesAdversarial, AnnealToGAN)),
+                               ("vae", (VAEDistillation, VAEScratch, AnnealToELBO)))}
 
 
 @dataclass(frozen=True)
@@ -349,6 +489,10 @@ class Student:
                              f"{self.objective.name} student starts from random weights (init='random')"
                              + (": the scratch baseline never sees the teacher" if self.objective.name == "scratch"
                                 else ""))
+        if self.init == "random" and self.objective.starts_cut:
+            raise ValueError(f"a {self.objective.name} student starts cut from the teacher: give init='teacher' (its "
+                             f"most important channels) or 'teacher-random-channels'; from random weights it would "
+                             f"be the scratch baseline")
 
     @property
     def family(self) -> str:

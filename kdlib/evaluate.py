@@ -13,7 +13,7 @@ from torch import nn
 from kdlib.batches import scale
 from kdlib.cost import interleaved_speed, macs_per_image, parameter_count, speed
 from kdlib.data import load
-from kdlib.features import FeatureNet, feature_network
+from kdlib.features import FeatureNet, RandomFeatures, feature_network
 from kdlib.metrics import (class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage,
                            recognisable_share)
 
@@ -24,6 +24,7 @@ LABELS = {  # every measurement's name in tables and reports, defined once
     "latency_ms": "latency (ms)", "frechet_distance": "Fréchet distance", "precision": "precision",
     "recall": "recall", "density": "density", "coverage": "coverage", "inception_score": "Inception Score",
     "classes_covered": "classes covered", "fidelity": "fidelity", "training_seconds": "training (s)",
+    "frechet_distance_second": "Fréchet distance, second ruler",
 }
 
 
@@ -65,6 +66,8 @@ class Measurement(Quality):
     # Untimed calls of the model right before each timed one (kdlib.cost.interleaved_speed: 1, a warm call; 0, timed
     # cold after another model's call); None in records made before it was asked, which were timed cold.
     warm_calls: int | None = field(default=None, kw_only=True)
+    # The same samples' Fréchet distance on the second ruler (``SecondRuler``); None where it was not measured.
+    frechet_distance_second: float | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -202,18 +205,22 @@ def fidelity(images: torch.Tensor, teacher_images: torch.Tensor) -> float:
 
 
 def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: int = 0,
-            device: torch.device | str = "cpu") -> dict[str, tuple[Measurement, float]]:
+            device: torch.device | str = "cpu", second: SecondRuler | None = None
+            ) -> dict[str, tuple[Measurement, float]]:
     """Every model (z -> image) measured on ``samples`` latents from its own sampler, and its fidelity to the first
     one's images on the first one's latents (the same latents for all: the teacher's, drawn from its prior). Their
-    speeds are timed together, interleaved (``interleaved_speed``), after every quality measurement."""
+    speeds are timed together, interleaved (``interleaved_speed``), after every quality measurement. With ``second``,
+    the same samples' Fréchet distance on that ruler too (``frechet_distance_second``)."""
     check_samples(samples)
     first_model = next(iter(models.values()))
     shared = latents(first_model, first_model.latent_dim, device, seed)(samples)
     qualities: dict[str, tuple[Quality, float]] = {}
+    seconds: dict[str, float | None] = {}
     first: torch.Tensor | None = None
     for name, model in models.items():
-        quality = image_quality(generated(sampler(model, model.latent_dim, device, seed), samples,
-                                          measure.real.image_shape), measure.net, measure.real)
+        samples_of_model = generated(sampler(model, model.latent_dim, device, seed), samples, measure.real.image_shape)
+        quality = image_quality(samples_of_model, measure.net, measure.real)
+        seconds[name] = None if second is None else second.distance(samples_of_model)
         with torch.no_grad():
             images = torch.cat([check_images(model(chunk), measure.real.image_shape, len(chunk))
                                 for chunk in shared.split(1000)])
@@ -223,7 +230,8 @@ def compare(models: dict[str, nn.Module], measure: Ruler, samples: int, seed: in
                                device)
     example = torch.zeros(1, first_model.latent_dim, device=device)
     return {name: (Measurement(**asdict(quality), samples=samples, parameters=parameter_count(model),
-                               macs_per_image=macs_per_image(model, example), **speeds[name]), fidelity_to_first)
+                               macs_per_image=macs_per_image(model, example), **speeds[name],
+                               frechet_distance_second=seconds[name]), fidelity_to_first)
             for (name, (quality, fidelity_to_first)), model in zip(qualities.items(), models.values())}
 
 
@@ -259,6 +267,37 @@ class Ruler:
 
     def floor_rows(self) -> list[dict[str, Any]]:
         return [summary_row(name, quality) for name, quality in self.floors.items()]
+
+
+@dataclass(frozen=True)
+class SecondRuler:
+    """A second ruler of another kind than the shipped one (``RandomFeatures``: untrained, another architecture) and
+    its features of the data set's test images. A ranking of generators is a finding only where both rulers agree:
+    Fréchet distances on one network can rank models by what that network happens to see (Kynkäänniemi et al.
+    2023; Stein et al. 2023)."""
+
+    net: RandomFeatures
+    spread: torch.Tensor  # each feature's standard deviation over the test images: the unit of its axis
+    real: torch.Tensor  # the test images' features, in that unit
+    image_shape: tuple[int, ...]
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of images in [-1, 1] (checked by ``check_images``), each in units of its spread over the test
+        images, so that a distance reads the same whatever scale the random weights give a feature."""
+        return self.net.embed(check_images(images, self.image_shape)) / self.spread
+
+    def distance(self, images: torch.Tensor) -> float:
+        """The Fréchet distance of ``images`` to the test images."""
+        return frechet_distance(self.features(images), self.real)
+
+
+def second_ruler(dataset: str, seed: int = 0, device: torch.device | str = "cpu") -> SecondRuler:
+    """The data set's second ruler: ``RandomFeatures(seed)`` and its features of all the test images."""
+    net = RandomFeatures(seed).to(device)
+    test = load(dataset, "test")
+    features = net.embed(scale(test.images).to(device))
+    spread = features.std(0)
+    return SecondRuler(net, spread, features / spread, tuple(test.images.shape[1:]))
 
 
 def ruler(dataset: str, checkpoints: Path, feature_epochs: int, device: torch.device | str = "cpu", seed: int = 0,

@@ -16,6 +16,7 @@ from kdlib.data import load
 from kdlib.train import classifier_training, fit
 
 FEATURES = 128
+RANDOM_FEATURES = 256  # the second ruler's (``RandomFeatures``)
 
 
 class FeatureNet(nn.Module):
@@ -43,6 +44,31 @@ class FeatureNet(nn.Module):
             features.append(h)
             probabilities.append(F.softmax(self.head(h), dim=1))
         return torch.cat(features), torch.cat(probabilities)
+
+
+class RandomFeatures(nn.Module):
+    """The second ruler's network: an untrained CNN of another design than ``FeatureNet`` (strided 5x5 and 3x3
+    convolutions, leaky ReLUs, no pooling, no batch norm, a random projection to ``RANDOM_FEATURES`` values), its
+    weights drawn from ``seed`` alone. It shares neither the shipped ruler's training nor its architecture, so a
+    ranking both rulers agree on is no artefact of one network; random embeddings are what Naeem et al. (2020)
+    suggest for data far from ImageNet. It has no classes: it measures Fréchet distances, not class shares."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):  # its weights from ``seed``, the caller's random stream untouched
+            torch.manual_seed(seed)
+            self.body = nn.Sequential(
+                nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
+                nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
+                nn.Conv2d(128, 256, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                nn.Flatten(), nn.Linear(256 * 4 * 4, RANDOM_FEATURES))
+        self.requires_grad_(False)
+        self.eval()
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Features (N x ``RANDOM_FEATURES``) of images in [-1, 1]."""
+        return torch.cat([self.body(images[start:start + batch_size]) for start in range(0, len(images), batch_size)])
 
 
 def feature_network(dataset: str, checkpoints: Path, epochs: int, device: torch.device | str = "cpu",

@@ -3,7 +3,7 @@ where a model's time goes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
@@ -85,13 +85,14 @@ def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[fl
 
 def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
                     ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None,
-                    y_error: str | None = None) -> plt.Figure:
+                    y_error: str | None = None, baselines: Collection[str] = ("scratch",)) -> plt.Figure:
     """One panel per family: ``y`` against ``x`` (log scale) for every objective across widths, the teacher a star.
 
     ``rows`` are evaluation rows as dicts: the compression curve (``x="parameters"``) or quality against speed
     (``x="images_per_second"``). ``x_range`` names a (low, high) pair per row, drawn as a horizontal bar where a
     row has one (e.g. ``"images_per_second_range"``: the slowest and fastest timing round); ``y_error`` names a
-    spread per row (e.g. the standard deviation over seeds), drawn as a vertical bar of +- that much.
+    spread per row (e.g. the standard deviation over seeds), drawn as a vertical bar of +- that much. The objectives
+    in ``baselines`` are drawn dashed.
     """
     families = list(dict.fromkeys(row["family"] for row in rows))
     figure, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
@@ -100,7 +101,7 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         for objective in dict.fromkeys(row["objective"] for row in mine):
             points = sorted((row[x], row[y]) for row in mine if row["objective"] == objective)
             style = {"marker": "*", "markersize": 14, "color": "black", "linestyle": "none"} if objective == "teacher" \
-                else {"marker": "o", "linestyle": "--" if objective == "scratch" else "-"}
+                else {"marker": "o", "linestyle": "--" if objective in baselines else "-"}
             line, = ax.plot(*zip(*points), label=objective, **style)
             for row in mine:
                 if row["objective"] == objective and x_range and row.get(x_range):

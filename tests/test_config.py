@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdlib import OBJECTIVES, OutputAdversarial, VAEScratch
+from kdlib import OBJECTIVES, GANScratch, OutputAdversarial, VAEScratch
+from kdlib.distill import PruneFinetune
 from kdlib.course import configure
 from kdlib.course.config import (DATASETS, DISTILLATION_SWEEPS, ON_DATASET, PROFILES, RECIPES, SETTINGS, check,
                                  profile_table, profile_values, resolve_device)
@@ -140,7 +141,7 @@ def test_each_family_has_its_own_student_widths(tmp_path):
 def test_each_vae_student_width_takes_its_own_learning_rate(tmp_path):
     cfg = configure({"profile": "quick", "run_dir": str(tmp_path), "vae_student_widths": [0.5, 0.12],
                      "vae_distilled_learning_rate": [1e-2, 3e-2], "vae_scratch_learning_rate": [5e-3, 2e-2],
-                     "vae_scratch_kl_weight": 0.5})
+                     "vae_anneal_to_elbo_learning_rate": [1e-2, 3e-2], "vae_scratch_kl_weight": 0.5})
     assert [cfg.objective("vae", "distilled", w).learning_rate for w in (0.12, 0.5)] == [3e-2, 1e-2]  # by place
     assert cfg.objective("vae", "scratch", 0.5) == VAEScratch(learning_rate=5e-3, kl_weight=0.5)
     with pytest.raises(ValueError, match=r"no vae objective 'output_adversarial'"):
@@ -151,15 +152,35 @@ def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
     cfg = configure({"profile": "full", "run_dir": str(tmp_path), "student_widths": [0.5, 0.12],
                      "gan_output_learning_rate": [2e-3, 1e-3], "gan_output_adversarial_learning_rate": [1e-3, 1e-2],
                      "gan_output_features_learning_rate": [3e-3, 4e-3], "gan_scratch_learning_rate": [5e-3, 6e-3],
-                     "gan_output_adversarial_weight": 0.1})
+                     "gan_prune_finetune_learning_rate": [7e-3, 8e-3], "gan_anneal_to_gan_learning_rate": [1e-3, 1e-3],
+                     "gan_output_features_adversarial_learning_rate": [1e-3, 1e-3], "gan_output_adversarial_weight": 0.1})
     assert [cfg.objective("gan", "output_adversarial", w).learning_rate for w in (0.12, 0.5)] == [1e-2, 1e-3]
     assert cfg.objective("gan", "output_adversarial", 0.5) == OutputAdversarial(learning_rate=1e-3, weight=0.1)
-    assert [type(o) for o in cfg.objectives("gan", 0.12)] == list(OBJECTIVES["gan"].values())
+    assert [o.name for o in cfg.objectives("gan", 0.12)] == cfg.gan_objectives == [
+        "output", "output_adversarial", "output_features", "scratch"]  # the course's; the control joins when named
     assert cfg.objective("gan", "scratch", 0.12).learning_rate == 6e-3
     with pytest.raises(ValueError, match=r"width 0.25 is not one of student_widths \[0.5, 0.12\]"):
         cfg.objective("gan", "output_features", 0.25)
     with pytest.raises(ValueError, match=r"width 0.12 is not one of vae_student_widths \[0.25\]"):
         configure({"profile": "quick", "run_dir": str(tmp_path)}).objective("vae", "distilled", 0.12)
+
+
+def test_the_objectives_the_course_trains_are_named_once_each_and_the_control_needs_the_cut_start(tmp_path):
+    base = {"profile": "quick", "run_dir": str(tmp_path)}
+    cfg = configure(base | {"gan_objectives": ["scratch", "prune_finetune"], "vae_objectives": ["distilled"]})
+    assert [type(o) for o in cfg.objectives("gan", 0.12)] == [GANScratch, PruneFinetune]
+    assert cfg.objective_names("vae") == ["distilled"] and cfg.objective("gan", "prune_finetune", 0.12) == PruneFinetune()
+    for wrong in (["output", "output_l1"], [], ["scratch", "scratch"], "scratch", [0.12]):
+        with pytest.raises(ValueError, match=r"gan_objectives=.* must list one or more of \['output', "
+                                             r"'output_adversarial', 'output_features', 'scratch', 'prune_finetune', "
+                                             r"'output_features_adversarial', 'anneal_to_gan'\], each once"
+                           if isinstance(wrong, list) else "must be of type list"):
+            configure(base | {"gan_objectives": wrong})
+    with pytest.raises(ValueError, match=r"holds \['prune_finetune'\], whose students start cut from the teacher, "
+                                         r"but gan_student_init='random'"):
+        configure(base | {"gan_objectives": ["prune_finetune"], "gan_student_init": "random"})
+    with pytest.raises(ValueError, match="family 'flow' has no students"):
+        cfg.objective_names("flow")
 
 
 def test_every_field_of_every_objective_is_a_setting_with_the_class_default():

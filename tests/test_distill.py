@@ -10,10 +10,11 @@ import torch
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+import kdlib.losses
 from kdlib.batches import Batches
-from kdlib.distill import (OBJECTIVES, Adaptors, GANScratch, LatentBatches, OutputAdversarial, OutputDistillation,
-                           OutputFeatures, Student, VAEDistillation, VAEScratch, decoder_loss, feature_loss,
-                           gaussian_kl, hidden_maps, output_loss, train_student)
+from kdlib.distill import (OBJECTIVES, Adaptors, AnnealToELBO, AnnealToGAN, GANScratch, LatentBatches, OutputAdversarial,
+                           OutputDistillation, OutputFeatures, OutputFeaturesAdversarial, Student, VAEDistillation,
+                           VAEScratch, decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
 from kdlib.models import VAE, Generator
 from kdlib.train import Training
 
@@ -87,11 +88,18 @@ def real_batches(n: int = 64, batch: int = 16, value_range=(-1.0, 1.0)) -> Batch
 
 def test_every_objective_is_registered_with_its_defaults_and_trains_the_student():
     assert {family: list(names) for family, names in OBJECTIVES.items()} == {
-        "gan": ["output", "output_adversarial", "output_features", "scratch"], "vae": ["distilled", "scratch"]}
+        "gan": ["output", "output_adversarial", "output_features", "scratch", "prune_finetune",
+                "output_features_adversarial", "anneal_to_gan"],
+        "vae": ["distilled", "scratch", "anneal_to_elbo"]}
+    assert [name for family in OBJECTIVES.values() for name, cls in family.items() if cls.baseline] == [
+        "scratch", "prune_finetune", "scratch"]
     assert OutputAdversarial().weight == 0.01 and OutputFeatures().weight == 1.0
     assert OutputAdversarial(learning_rate=3e-3).learning_rate == 3e-3  # output's settings, inherited
     expected = {"output": ({"generator"}, LatentBatches), "output_adversarial": ({"generator", "discriminator"}, Batches),
-                "output_features": ({"generator", "adaptors"}, LatentBatches), "scratch": ({"generator", "discriminator"}, Batches)}
+                "output_features": ({"generator", "adaptors"}, LatentBatches), "scratch": ({"generator", "discriminator"}, Batches),
+                "prune_finetune": ({"generator", "discriminator"}, Batches),
+                "output_features_adversarial": ({"generator", "adaptors", "discriminator"}, Batches),
+                "anneal_to_gan": ({"generator", "discriminator"}, Batches)}
     teacher = Generator(8, 0.5).eval()
     for name, cls in OBJECTIVES["gan"].items():
         student = Generator(8, 0.125)
@@ -183,6 +191,96 @@ def test_the_output_step_is_the_squared_error_to_the_teacher_by_hand():
     assert all(torch.equal(a, b) for a, b in zip(student.parameters(), by_hand.parameters()))
 
 
+def _adversarial_pair(first, second):
+    """Two objectives' trainings on copies of one student, their discriminators drawn alike."""
+    torch.manual_seed(0)
+    teacher, student = Generator(8, 0.5).eval(), Generator(8, 0.125)
+    twin = Generator(8, 0.125)
+    twin.load_state_dict(student.state_dict())
+    trainings = []
+    for objective, model in ((first, student), (second, twin)):
+        torch.manual_seed(1)
+        trainings.append(objective.training(model, teacher, real_batches(), epochs=1))
+        for module in trainings[-1].modules.values():
+            module.train()  # as kdlib.train.fit sets them
+    return teacher, student, twin, trainings
+
+
+def test_gan_compressions_objective_is_output_adversarial_plus_the_feature_term():
+    _, student, twin, (whole, adversarial) = _adversarial_pair(OutputFeaturesAdversarial(1e-2, features_weight=0.0),
+                                                              OutputAdversarial(1e-2))
+    images = torch.rand(16, 1, 28, 28) * 2 - 1
+    torch.manual_seed(2)
+    logged = whole.step(images, None)
+    torch.manual_seed(2)
+    reference = adversarial.step(images, None)
+    assert set(logged) == {"total", "output", "features", "adversarial", "discriminator"}
+    assert logged["features"].item() == 0.0 and logged["total"].item() == pytest.approx(reference["total"].item())
+    # The feature term weighted 0 moves nothing: the same step as output + adversarial's, to rounding.
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(student.parameters(), twin.parameters()))
+    _, _, _, (weighted, _) = _adversarial_pair(OutputFeaturesAdversarial(1e-2, features_weight=2.0),
+                                               OutputAdversarial(1e-2))
+    torch.manual_seed(2)
+    assert weighted.step(images, None)["features"].item() > 0
+
+
+def test_annealing_hands_the_student_from_the_teacher_to_the_data():
+    objective = AnnealToGAN(1e-2, weight=0.01, handover=0.5)
+    assert [objective.teacher_share(done, 100) for done in (0, 25, 50, 80)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="handover is the share of the steps"):
+            AnnealToGAN(handover=bad)
+    # Its first step (share 1) is output + adversarial's, to rounding.
+    teacher, student, twin, (annealed, adversarial) = _adversarial_pair(objective, OutputAdversarial(1e-2, weight=0.01))
+    images = torch.rand(16, 1, 28, 28) * 2 - 1
+    torch.manual_seed(2)
+    first = annealed.step(images, None)
+    torch.manual_seed(2)
+    reference = adversarial.step(images, None)
+    assert first["output"].item() == pytest.approx(reference["output"].item())
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(student.parameters(), twin.parameters()))
+    # Past the handover the teacher is no longer asked, and the loss is the plain GAN loss.
+    calls = []
+    teacher.register_forward_hook(lambda *_: calls.append(1))
+    for _ in range(3):  # 4 steps an epoch: steps 3 and 4 lie past half of them
+        annealed.schedulers["generator"].step()
+    torch.manual_seed(3)
+    late = annealed.step(images, None)
+    assert not calls and late["output"].item() == 0.0
+    assert late["total"].item() == pytest.approx(late["adversarial"].item())
+
+
+def test_the_vae_remedy_hands_the_student_from_the_teacher_to_the_elbo():
+    torch.manual_seed(0)
+    teacher, student, twin = VAE(4, 0.5).eval(), VAE(4, 0.125), VAE(4, 0.125)
+    twin.load_state_dict(student.state_dict())
+    real = real_batches(value_range=(0.0, 1.0))
+    remedy = AnnealToELBO(1e-2, kl_weight=0.5, handover=0.5).training(student, teacher, real, epochs=1)
+    reference = VAEDistillation(1e-2).training(twin, teacher, real, epochs=1)
+    images = next(iter(real.epoch(0)))[0]
+    torch.manual_seed(1)
+    first = remedy.step(images, None)  # share 1: the distilled student's step, the ELBO's terms weighted 0
+    torch.manual_seed(1)
+    expected = reference.step(images, None)
+    assert first["decoder"].item() == pytest.approx(expected["decoder"].item())
+    assert first["reconstruction"].item() == 0.0 and first["KL"].item() == 0.0
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(student.parameters(), twin.parameters()))
+    for _ in range(2):  # 4 steps an epoch: from the third on, past the handover, the scratch loss alone
+        remedy.step(images, None)
+    calls = []
+    teacher.register_forward_hook(lambda *_: calls.append(1))
+    torch.manual_seed(2)
+    with torch.no_grad():  # by hand, before the step, on the noise the step will draw
+        logits, mean, log_variance = student(images)
+        reconstruction, kl = kdlib.losses.vae_losses(logits, images, mean, log_variance)
+    torch.manual_seed(2)
+    late = remedy.step(images, None)
+    assert late["decoder"].item() == 0.0 and late["encoder"].item() == 0.0 and not calls
+    assert late["total"].item() == pytest.approx((reconstruction + 0.5 * kl).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="handover is the share of the steps"):
+        AnnealToELBO(handover=0.0)
+
+
 def test_a_distilled_vae_gets_closer_to_its_teacher():
     torch.manual_seed(0)
     teacher, student = VAE(4, 0.25).eval(), VAE(4, 0.125)
@@ -213,8 +311,8 @@ def test_every_student_of_a_family_takes_the_same_steps_from_the_same_start(tmp_
     images, labels = tiny_data()
     teacher = (Generator(8, 0.5) if family == "gan" else VAE(4, 0.5)).eval()
     initial, steps = {}, {}
-    for name, cls in OBJECTIVES[family].items():
-        student = Student(cls(), 0.25)
+    for name, cls in ((name, cls) for name, cls in OBJECTIVES[family].items() if not cls.starts_cut):
+        student = Student(cls(), 0.25)  # (prune_finetune starts cut from the teacher: test_pruning.py)
         torch.manual_seed(123)  # whatever ran before: the student's start depends on its family, width and seed only
         model, trained = train_student(student, teacher, images, labels, 1, 16, 0, tmp_path)
         steps[name] = len(next(iter(trained.history["steps"].values())))

@@ -423,3 +423,62 @@ def test_pixel_steps_by_hand_and_blur_lowers_them():
     assert pixel_steps(blurred) < 0.6 * pixel_steps(sharp)
     with pytest.raises(ValueError, match="N x C x H x W"):
         pixel_steps(torch.zeros(3, 16, 16))
+
+
+def test_the_second_ruler_is_an_untrained_network_of_another_design_drawn_from_its_seed_alone():
+    from kdlib.features import RANDOM_FEATURES, RandomFeatures
+
+    torch.manual_seed(1)
+    before = torch.rand(3)
+    torch.manual_seed(1)
+    net, again, other = RandomFeatures(0), RandomFeatures(0), RandomFeatures(1)
+    assert torch.equal(torch.rand(3), before)  # drawing its weights left the caller's random stream alone
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+    assert not torch.equal(net.body[0].weight, other.body[0].weight)
+    assert not any(p.requires_grad for p in net.parameters()) and not net.training
+    layers = {type(m) for m in net.modules()}
+    assert not layers & {type(m) for m in FeatureNet().modules() if next(m.children(), None) is None} - {
+        nn.Conv2d, nn.Linear, nn.Flatten}  # no layer kind of the shipped ruler's but convolution, linear, flatten
+    assert [m.kernel_size for m in net.modules() if isinstance(m, nn.Conv2d)] == [(5, 5), (5, 5), (3, 3)]
+    images = torch.rand(5, 1, 28, 28) * 2 - 1
+    assert net.embed(images).shape == (5, RANDOM_FEATURES)
+    assert torch.allclose(net.embed(images, batch_size=2), net.body(images), atol=1e-6)
+
+
+def test_the_second_ruler_measures_the_frechet_distance_of_its_features_and_joins_compare(tmp_path, monkeypatch):
+    import kdlib.evaluate as evaluate
+    from kdlib.batches import scale
+    from kdlib.data import Split
+    from kdlib.evaluate import Ruler, compare, reference, second_ruler
+
+    generator = torch.Generator().manual_seed(7)
+    labels = torch.arange(400) % 10
+    images = (labels[:, None, None, None] * 25 + torch.randint(0, 20, (400, 1, 28, 28), generator=generator)).to(torch.uint8)
+    monkeypatch.setattr(evaluate, "load", lambda name, which: Split(images, labels, tuple("0123456789"), tmp_path))
+    second = second_ruler("synthetic", seed=3)
+    real = scale(images)
+    assert second.distance(real) == pytest.approx(0.0, abs=1e-6)
+    spread = second.net.embed(real).std(0)
+    assert torch.allclose(second.real, second.net.embed(real) / spread) and torch.allclose(second.spread, spread)
+    by_hand = frechet_distance(second.net.embed(real[:300] * 0.5) / spread, second.real)
+    assert second.distance(real[:300] * 0.5) == pytest.approx(by_hand) and by_hand > 1
+    assert second.distance(real[:300]) < second.distance(torch.rand(300, 1, 28, 28) * 2 - 1)
+    with pytest.raises(ValueError, match="not \\[-1, 1\\]"):
+        second.distance(real * 3)
+    net = FeatureNet().eval()
+    measure = Ruler(net, 0.5, reference(net, images, labels), {}, tmp_path / "net.pt")
+
+    class Fixed(nn.Module):  # z -> the first len(z) real images, scaled
+        latent_dim = 2
+
+        def __init__(self, factor: float) -> None:
+            super().__init__()
+            self.factor = nn.Parameter(torch.tensor(factor))
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return real[:len(z)] * self.factor.detach()
+
+    results = compare({"a": Fixed(1.0), "b": Fixed(0.5)}, measure, samples=300, second=second)
+    assert results["b"][0].frechet_distance_second == pytest.approx(second.distance(real[:300] * 0.5))
+    assert results["a"][0].frechet_distance_second == pytest.approx(second.distance(real[:300]))
+    assert compare({"a": Fixed(1.0)}, measure, samples=300)["a"][0].frechet_distance_second is None

@@ -6,9 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from kdlib.distill import GANScratch, OutputAdversarial, OutputDistillation, Student, VAEDistillation, train_student
+from kdlib.batches import Batches
+from kdlib.distill import (GANScratch, OutputAdversarial, OutputDistillation, PruneFinetune, Student, VAEDistillation,
+                           train_student)
 from kdlib.models import Generator
 from kdlib.pruning import channel_importance, pruned_generator
+from kdlib.store import settings_digest
 
 
 def teacher_with_structure(latent_dim: int = 8, width: float = 1.0) -> Generator:
@@ -110,3 +113,31 @@ def test_students_cut_from_the_teacher(tmp_path):
         fixed_z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1))
         first = ((start(fixed_z) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     assert torch.equal(trained.history["snapshots"][0], first)
+
+
+def test_prune_finetune_is_the_scratch_loss_from_the_distilled_students_cut_start(tmp_path):
+    """The pruning control: its student starts as a distilled one cut from the teacher does, and then takes exactly the
+    scratch baseline's steps (plain GAN loss on the data, both players annealed)."""
+    teacher = teacher_with_structure()
+    with pytest.raises(ValueError, match="prune_finetune student starts cut from the teacher: give init='teacher'"):
+        Student(PruneFinetune(), 0.12)
+    control = Student(PruneFinetune(1e-3, discriminator_width=0.25), 0.12, "subpixel", init="teacher")
+    assert control.name == "GAN 0.12 sub-pixel prune_finetune (cut from teacher)"
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(4), dtype=torch.uint8)
+    model, trained = train_student(control, teacher, images, torch.zeros(64), 1, 32, 0, tmp_path)
+    distilled = train_student(Student(OutputDistillation(1e-3), 0.12, "subpixel", init="teacher"), teacher, images,
+                              torch.zeros(64), 1, 32, 0, tmp_path)[1]
+    assert torch.equal(trained.history["snapshots"][0], distilled.history["snapshots"][0])  # the same cut start
+    assert len(trained.history["steps"]["generator"]) == len(distilled.history["steps"]["output"]) == 2
+    # By hand: the scratch baseline's Training on the cut generator, the same seeds, gives the same weights.
+    torch.manual_seed(int(settings_digest({"family": "gan", "width": 0.12, "seed": 0}), 16) % 2**31)
+    by_hand = pruned_generator(teacher, 0.12, "subpixel", seed=0)
+    real = Batches(images, torch.zeros(64), 32, seed=0, drop_last=True, value_range=(-1.0, 1.0))
+    training = GANScratch(1e-3, discriminator_width=0.25).training(by_hand, teacher, real, epochs=1)
+    for module in training.modules.values():
+        module.train()
+    for batch, labels in real.epoch(0):
+        training.step(batch, labels)
+        for schedule in training.schedulers.values():
+            schedule.step()
+    assert all(torch.allclose(a, b) for a, b in zip(model.state_dict().values(), by_hand.state_dict().values()))

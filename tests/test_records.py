@@ -74,7 +74,8 @@ def build_run(path):
     for family, objectives in OBJECTIVES.items():
         teacher = save_teacher(run, family, ruler)
         for objective in objectives.values():
-            student = Student(objective(), 0.25, "subpixel" if objective.name == "output" else "transposed")
+            student = Student(objective(), 0.25, "subpixel" if objective.name == "output" else "transposed",
+                              "teacher" if objective.starts_cut else "random")
             _, trained = train_student(student, teacher.model(run), images, torch.arange(64) % 10, 1, 16, 0,
                                        run.checkpoints, {"teacher": teacher.checkpoint.sha256})
             provenance = run_teacher(run, family, teacher.dataset)[1]
@@ -140,40 +141,42 @@ def test_missing_damaged_or_foreign_records_are_refused_by_name(tmp_path):
         Teacher.load(run, family="gan").model(run)
 
 
-BOTH = {"gan": [0.25], "vae": [0.25]}  # the students make_run trains, per family
+BOTH = {"gan": [0.25], "vae": [0.25]}  # the students make_run trains, per family: their widths
+EVERY = {family: list(objectives) for family, objectives in OBJECTIVES.items()}  # and their objectives
+GAN_STUDENTS = len(EVERY["gan"])
 
 
 def test_evaluation_refuses_a_retrained_teacher_another_data_set_or_another_ruler(tmp_path, make_run):
     run, ruler, students = make_run(tmp_path)
-    rows = evaluation_rows(run, ruler, "fashion-mnist", BOTH, samples=200, seed=1)
+    rows = evaluation_rows(run, ruler, "fashion-mnist", BOTH, EVERY, samples=200, seed=1)
     assert [row.name for row in rows] == (["GAN teacher (run)"] + [s.name for s in students if s.family == "gan"]
                                           + ["VAE teacher (run)"] + [s.name for s in students if s.family == "vae"])
-    assert rows[0].fidelity == 0.0 and all(row.fidelity > 0 for row in rows[1:5])
-    assert [row.seed for row in rows] == [None, 0, 0, 0, 0, None, 0, 0]
+    assert rows[0].fidelity == 0.0 and all(row.fidelity > 0 for row in rows[1:1 + GAN_STUDENTS])
+    assert [row.seed for row in rows] == [None] + [0] * GAN_STUDENTS + [None] + [0] * len(EVERY["vae"])
     assert students[0].label == f"{students[0].name} (seed 0)"
     assert rows[0].parameters == sum(p.numel() for p in Generator(8, 0.5).parameters())
     # The data set switched: notebook 06 run on MNIST over a Fashion-MNIST run.
     with pytest.raises(RecordError, match=r"teacher-gan.json has dataset 'fashion-mnist', but this notebook has "
                                           r"'mnist'.*run notebooks/02_gan_teacher.ipynb again"):
-        evaluation_rows(run, ruler, "mnist", BOTH, samples=200)
+        evaluation_rows(run, ruler, "mnist", BOTH, EVERY, samples=200)
     # Another feature network (e.g. other feature_epochs) than the one the teachers were measured with.
     with pytest.raises(RecordError, match=r"teacher-gan.json has ruler feature_net_5.pt .* this evaluation's feature "
                                           r"network has feature_net_9.pt"):
-        evaluation_rows(run, tiny_ruler(run, seed=9), "fashion-mnist", BOTH, samples=200)
+        evaluation_rows(run, tiny_ruler(run, seed=9), "fashion-mnist", BOTH, EVERY, samples=200)
     # Students of a width notebook 04 did not train.
     with pytest.raises(FileNotFoundError, match="student-gan-output-0.5-seed0.json is missing: run notebooks/04"):
-        evaluation_rows(run, ruler, "fashion-mnist", {"gan": [0.5], "vae": [0.25]}, samples=200)
+        evaluation_rows(run, ruler, "fashion-mnist", {"gan": [0.5], "vae": [0.25]}, EVERY, samples=200)
     with pytest.raises(FileNotFoundError, match="student-vae-distilled-0.5-seed0.json is missing: run notebooks/04"):
-        evaluation_rows(run, ruler, "fashion-mnist", {"gan": [0.25], "vae": [0.5]}, samples=200)
+        evaluation_rows(run, ruler, "fashion-mnist", {"gan": [0.25], "vae": [0.5]}, EVERY, samples=200)
     # Seeds notebook 04 did not train.
     with pytest.raises(FileNotFoundError, match="student-gan-output-0.25-seed1.json is missing: run notebooks/04"):
-        evaluation_rows(run, ruler, "fashion-mnist", BOTH, samples=200, student_seeds=[0, 1])
+        evaluation_rows(run, ruler, "fashion-mnist", BOTH, EVERY, samples=200, student_seeds=[0, 1])
     # The GAN teacher retrained (notebook 02 run again with other settings), the students not.
     save_teacher(run, "gan", ruler, seed=1)
     with pytest.raises(RecordError, match=r"student-gan-output-0.25-seed0.json has teacher gan_teacher_0.pt .* but the "
                                           r"teacher \(trained in the run \(smoke profile\)\) has gan_teacher_1.pt .*"
                                           r"run notebooks/04_distilling_students.ipynb again"):
-        evaluation_rows(run, ruler, "fashion-mnist", BOTH, samples=200)
+        evaluation_rows(run, ruler, "fashion-mnist", BOTH, EVERY, samples=200)
 
 
 RULER = """
@@ -190,10 +193,10 @@ measure = Ruler(net, 0.5, reference(net, images, torch.arange(300) % 10), {{}}, 
 
 def test_the_evaluation_is_rebuilt_from_records_and_checkpoints_alone_in_a_new_process(tmp_path, make_run):
     run, ruler, _ = make_run(tmp_path)
-    rows = evaluation_rows(run, ruler, "fashion-mnist", BOTH, samples=200, seed=1)
+    rows = evaluation_rows(run, ruler, "fashion-mnist", BOTH, EVERY, samples=200, seed=1)
     script = RULER.format(path=str(ruler.checkpoint)) + (
         f"import dataclasses, json\nfrom kdlib.course import RunDir, evaluation_rows\n"
-        f"rows = evaluation_rows(RunDir({str(tmp_path)!r}), measure, 'fashion-mnist', {BOTH!r}, 200, 1)\n"
+        f"rows = evaluation_rows(RunDir({str(tmp_path)!r}), measure, 'fashion-mnist', {BOTH!r}, {EVERY!r}, 200, 1)\n"
         f"print(json.dumps([dataclasses.asdict(row) for row in rows]))")
     rebuilt = json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
                                         text=True).stdout)

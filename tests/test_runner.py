@@ -20,8 +20,8 @@ import kdlib.course.runner as notebooks
 from kdlib.course.cli import main
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
                                   NotebookRun, RulerRecord, RunDir, TemperaturePoint)
-from kdlib.course.report import (collect, compression_points, over_seeds, section, target_checks, target_rows,
-                                 update_readme)
+from kdlib.course.report import (budget_points, collect, compression_points, expand, over_seeds, section,
+                                 target_checks, target_rows, update_readme)
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
 from kdlib.store import project_root
@@ -129,14 +129,15 @@ def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypa
 
 
 def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_path, monkeypatch, capsys):
-    tiny_chain(tmp_path / "nbs", names=("04_first", "05_second"))
+    tiny_chain(tmp_path / "nbs", names=("04_first", "05_second", "06_third"))
     monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
     spec = tmp_path / "sweep.yaml"
-    spec.write_text("profile: smoke\nonly: [05_second]\ngrid:\n  temperature: [1.0, 4.0]\n")
+    spec.write_text("profile: smoke\nonly: [04_first, 06_third]\ngrid:\n  temperature: [1.0, 4.0]\n")
     assert read_spec(spec)["grid"] == {"temperature": [1.0, 4.0]}
     base = tmp_path / "base"  # a finished run: its checkpoints and earlier notebooks' records seed every point
     for name, writer in (("checkpoints/teacher.pt", None), ("records/teacher-gan.json", "02_gan_teacher"),
-                         ("records/evaluation.json", "06_evaluation"),
+                         ("records/diffusion.json", "05_second"), ("records/evaluation.json", "06_third"),
+                         ("records/later.json", "07_later"),
                          ("records/runner-04_first.json", "the runner (python -m kdlib run)")):
         (base / name).parent.mkdir(parents=True, exist_ok=True)
         (base / name).write_text(name if writer is None else json.dumps({"writer": writer}))  # a record names its writer
@@ -147,11 +148,13 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     assert "[kdlib sweep 1/2] temperature=1: done in" in first and "[kdlib sweep 2/2] temperature=4: done in" in first
     point = tmp_path / "sweep" / "temperature=4"
     assert Classifiers.load(RunDir(point)).models[0].test_errors == (40,)
-    assert not (point / "04_first.ipynb").exists()
+    assert (point / "04_first.ipynb").exists() and not (point / "05_second.ipynb").exists()
     assert (point / "checkpoints" / "teacher.pt").read_text() == "checkpoints/teacher.pt"
-    # notebook 02's record (before the sweep's first notebook) was copied; notebook 06's and the runner's were not
+    # The records of notebooks before the sweep's last that it does not run (02's, and 05's between its two) were
+    # copied; those of the notebooks it runs (06's), of later ones (07's) and the runner's were not.
     assert sorted(p.name for p in (point / "records").iterdir()) == [
-        "classifiers.json", "runner-05_second.json", "sweep-point.json", "teacher-gan.json"]
+        "classifiers.json", "diffusion.json", "runner-04_first.json", "runner-06_third.json", "sweep-point.json",
+        "teacher-gan.json"]
     (point / "records" / "sweep-point.json").unlink()  # as if the sweep had been interrupted during its second point
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 0
     again = capsys.readouterr().out
@@ -165,7 +168,7 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     assert "running" not in error.out
     # The evaluation's rows in both points, as notebook 06 would have written them (and no stand-in records).
     for fd, folder in ((300.0, "temperature=1"), (280.0, "temperature=4")):
-        for name in ("classifiers.json", "teacher-gan.json"):
+        for name in ("classifiers.json", "teacher-gan.json", "diffusion.json"):
             (tmp_path / "sweep" / folder / "records" / name).unlink()
         evaluation(fd).save(RunDir(tmp_path / "sweep" / folder))
     assert main(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
@@ -181,6 +184,14 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "| temperature=4 | 4 | GAN 1/8 output | 1 | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
     assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
+    # Quality against the swept parameter, one line per objective; no second ruler measured, no figure for it.
+    assert (tmp_path / "report" / "quality_vs_temperature.png").stat().st_size > 1000
+    assert not (tmp_path / "report" / "quality_vs_temperature_second.png").exists()
+    rows, _ = collect(expand([tmp_path / "sweep"]))
+    assert [(p["objective"], p["temperature"], p["frechet_distance"]) for p in budget_points(rows, "temperature")] == [
+        ("teacher", 1.0, 300.0), ("output", 1.0, 37.5), ("scratch", 1.0, 75.0), ("teacher", 4.0, 280.0),
+        ("output", 4.0, 35.0), ("scratch", 4.0, 70.0)]
+    assert budget_points(rows, "temperature", second=True) == []
 
 
 def test_a_sweep_refuses_grids_whose_points_share_a_folder_and_malformed_files(tmp_path):
@@ -225,13 +236,14 @@ def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
 
 
 def row(name: str, objective: str, width: float, parameters: int, fd: float, seed: int | None = 0,
-        images_per_second: float = 1.0, rounds: tuple[float, ...] | None = None) -> EvaluationRow:
+        images_per_second: float = 1.0, rounds: tuple[float, ...] | None = None, second: float | None = None
+        ) -> EvaluationRow:
     return EvaluationRow(frechet_distance=fd, precision=0.5, recall=0.5, density=1.0, coverage=0.5, class_shares=(1.0,),
                          class_kl_to_data=0.0, classes_covered=1, inception_score=1.0, samples=10, parameters=parameters,
                          macs_per_image=1, images_per_second=images_per_second, latency_ms=1.0, threads=2, device="cpu",
                          batch=256, name=name, family="gan", objective=objective, width=width,
                          seed=None if objective == "teacher" else seed, training_seconds=1.0, fidelity=0.1,
-                         images_per_second_rounds=rounds)
+                         images_per_second_rounds=rounds, frechet_distance_second=second)
 
 
 def evaluation(fd: float, config: dict | None = None) -> Evaluation:
@@ -265,7 +277,7 @@ def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, cap
     assert "All rows: run full, profile full, dataset mnist, device cpu, threads 2, model distilled student, alpha 0.5, epochs 8." in text
     assert "| T | test errors |\n|---|---|\n| 1 | 153 |\n| 4 | 134 |" in text
     assert "latency (ms) 1, precision 0.5," in text and "| GAN 1/8 output | 1 | 10 | 37.5 |" in text
-    assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | 0.50x | - | 1.0x | - | no |" in text  # one seed: not beyond noise
+    assert "| GAN 1/8 output | 1 | 10.0x | 0.12x | scratch | 0.50x | - | - | 1.0x | - | no |" in text  # one seed: not beyond noise
     assert "| 06_evaluation | 12.5 | 900 | Some CPU, 2 CPUs, cpu, torch 2.x |" in text
     assert "](docs/full/quality_vs_size.png)" in text and (tmp_path / "docs" / "full" / "quality_vs_size.png").is_file()
     assert (tmp_path / "docs" / "full" / "report.csv").is_file()
@@ -309,15 +321,41 @@ def test_a_target_is_met_only_beyond_the_spread_over_three_seeds():
                 + [row("GAN 1/8 output", "output", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(fds)]
                 + [row("GAN 1/8 scratch", "scratch", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(scratch_fds)])
     clear, = target_checks(student((100.0, 102.0, 104.0), (200.0, 210.0, 220.0)))
-    assert clear["versus_scratch"] == pytest.approx(102 / 210) and clear["gap_in_spreads"] == pytest.approx(108 / 10)
+    assert clear["versus_baseline"] == pytest.approx(102 / 210) and clear["gap_in_spreads"] == pytest.approx(108 / 10)
     assert clear["beyond_noise"] and clear["met"] and clear["speedup"] == 20.0
     noisy, = target_checks(student((100.0, 102.0, 104.0), (110.0, 200.0, 290.0)))  # same means' ratio, sd 90
-    assert noisy["versus_scratch"] == pytest.approx(102 / 200) and not noisy["beyond_noise"] and not noisy["met"]
+    assert noisy["versus_baseline"] == pytest.approx(102 / 200) and not noisy["beyond_noise"] and not noisy["met"]
     single, = target_checks(student((100.0,), (200.0,)))
     assert single["seeds"] == 1 and single["gap_in_spreads"] is None and not single["met"]
     far_from_teacher, = target_checks(student((110.0, 112.5, 115.0), (300.0, 310.0, 320.0)))  # 1.25x the teacher's
     assert far_from_teacher["versus_teacher"] == pytest.approx(1.25) and far_from_teacher["beyond_noise"]
     assert not far_from_teacher["met"]  # issue 15's target: <= 1.2x the teacher's Fréchet distance
+
+
+def test_a_student_is_held_against_the_better_baseline_and_on_the_second_ruler_where_measured():
+    teacher = row("GAN teacher", "teacher", 1.0, 100, 90.0, images_per_second=1.0, second=5.0)
+
+    def rows(control_fds: tuple[float, ...], second: tuple[float, float] | None = None) -> list[EvaluationRow]:
+        mine, theirs = second or (None, None)
+        return ([teacher]
+                + [row("GAN 1/8 output", "output", 0.125, 10, fd, s, 20.0, second=mine and mine + s)
+                   for s, fd in enumerate((100.0, 102.0, 104.0))]
+                + [row("GAN 1/8 scratch", "scratch", 0.125, 10, fd, s, second=theirs and theirs + s)
+                   for s, fd in enumerate((300.0, 310.0, 320.0))]
+                + [row("GAN 1/8 prune_finetune (cut from teacher)", "prune_finetune", 0.125, 10, fd, s,
+                       second=theirs and theirs + s) for s, fd in enumerate(control_fds)])
+    against_control, = target_checks(rows((150.0, 160.0, 170.0)))  # the control beats scratch: it is the baseline
+    assert against_control["baseline"] == "prune_finetune" and against_control["versus_baseline"] == pytest.approx(0.6375)
+    assert not against_control["met"] and against_control["versus_baseline_second"] is None
+    against_scratch, = target_checks(rows((400.0, 410.0, 420.0)))
+    assert against_scratch["baseline"] == "scratch" and against_scratch["met"]
+    assert [c["student"] for c in target_checks(rows((400.0, 410.0, 420.0)))] == ["GAN 1/8 output"]  # no baseline checked
+    agree, = target_checks(rows((400.0, 410.0, 420.0), second=(10.0, 30.0)))  # both rulers: 11 against 31, sd 1
+    assert agree["versus_baseline_second"] == pytest.approx(11 / 31) and agree["gap_in_spreads_second"] == 20.0
+    assert agree["met"]
+    disagree, = target_checks(rows((400.0, 410.0, 420.0), second=(30.0, 31.0)))  # the second ruler sees no lead
+    assert disagree["versus_baseline_second"] == pytest.approx(31 / 32) and not disagree["beyond_noise"]
+    assert not disagree["met"] and target_rows([disagree])[0]["second ruler: FD / baseline's, gap / sd"] == "0.97x, 1.0"
 
 
 def test_the_speed_ratio_is_also_given_round_by_round():

@@ -90,6 +90,12 @@ SETTINGS: dict[str, Setting] = {
     "student_widths": Setting([0.12], "widths of the GAN students (the teacher has width 1)", (0.01, 0.99)),
     # 0.25: the widest VAE student with >= 5x fewer parameters than its teacher (5.1x).
     "vae_student_widths": Setting([0.25], "widths of the VAE students (the teacher has width 1)", (0.01, 0.99)),
+    # The control prune_finetune (kdlib.distill.PruneFinetune) and later objectives join by their name here.
+    "gan_objectives": Setting(["output", "output_adversarial", "output_features", "scratch"], "the GAN objectives "
+                              "(kdlib.OBJECTIVES['gan']) notebook 04 trains and notebook 06 evaluates",
+                              tuple(OBJECTIVES["gan"])),
+    "vae_objectives": Setting(["distilled", "scratch"], "the VAE objectives (kdlib.OBJECTIVES['vae']) notebook 04 "
+                              "trains and notebook 06 evaluates", tuple(OBJECTIVES["vae"])),
     "gan_student_upsampling": Setting("subpixel", "how a GAN student doubles its maps' resolution: 'subpixel' (3x3 "
                                       "convolution + pixel shuffle, designed for the CPU) or 'transposed' (the "
                                       "teacher's)", ("subpixel", "transposed")),
@@ -116,8 +122,10 @@ SETTINGS: dict[str, Setting] = {
 }
 # What an objective's field may be, by the field's name (a field not named here takes any value of its type).
 FIELD_RANGES = {"learning_rate": RATE, "discriminator_learning_rate": RATE, "discriminator_width": (0.01, 4.0),
-                "weight": (0.0, 100.0), "posterior_fraction": SHARE, "kl_weight": (1e-3, 100.0)}
+                "weight": (0.0, 100.0), "features_weight": (0.0, 100.0), "posterior_fraction": SHARE,
+                "kl_weight": (1e-3, 100.0), "handover": (0.01, 1.0)}
 WIDTHS = {"gan": "student_widths", "vae": "vae_student_widths"}  # each family's students' widths
+CHOSEN = {family: f"{family}_objectives" for family in OBJECTIVES}  # each family's objectives the course trains
 RATES_OF_WIDTHS = {f"{family}_{name}_learning_rate": WIDTHS[family]  # a rate per width of the family's students
                    for family, objectives in OBJECTIVES.items() for name in objectives}
 
@@ -157,6 +165,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         # the VAE's in the profile's 10 epochs, where rates chosen in two can diverge.
         "gan_output_learning_rate": [1e-3, 1e-3, 1e-3], "gan_output_adversarial_learning_rate": [1e-2, 1e-3, 1e-3],
         "gan_output_features_learning_rate": [3e-3, 3e-3, 1e-3], "gan_scratch_learning_rate": [1e-2, 1e-2, 1e-2],
+        # The control and the remedies: searched at width 0.12 only, scratch's and output_adversarial's rates elsewhere.
+        "gan_prune_finetune_learning_rate": [3e-2, 1e-2, 1e-2],
+        "gan_output_features_adversarial_learning_rate": [1e-2, 1e-3, 1e-3],
+        "gan_anneal_to_gan_learning_rate": [3e-3, 1e-3, 1e-3],
+        "vae_anneal_to_elbo_learning_rate": [1e-2, 1e-2, 5e-3],  # searched at 0.25 in 2 epochs; distilled's at 0.5
         "vae_distilled_learning_rate": [3e-2, 1e-2, 5e-3], "vae_scratch_learning_rate": [3e-2, 2e-2, 1e-2],
         "vae_scratch_kl_weight": 0.06},
 }
@@ -190,13 +203,19 @@ def check(name: str, value: Any) -> Any:
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ValueError(f"parameter {name}={value!r} must be of type {kind.__name__}: {setting.meaning}")
     items = value if kind is list else [value]
+    allowed = setting.allowed
+    if kind is list and allowed and isinstance(allowed[0], str):  # a list of choices, e.g. the objectives
+        if not items or not all(isinstance(v, str) for v in items) or set(items) - set(allowed) \
+                or len(set(items)) < len(items):
+            raise ValueError(f"parameter {name}={value!r} must list one or more of {list(allowed)}, each once: "
+                             f"{setting.meaning}")
+        return list(value)
     if kind is list and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
         raise ValueError(f"parameter {name}={value!r} must be a list of numbers: {setting.meaning}")
     if kind is list and not items and name in (*WIDTHS.values(), *RATES_OF_WIDTHS):
         raise ValueError(f"parameter {name}=[] is empty: give at least one value ({setting.meaning})")
     if any(isinstance(v, float) and not math.isfinite(v) for v in items):
         raise ValueError(f"parameter {name}={value!r} must be a finite number: {setting.meaning}")
-    allowed = setting.allowed
     if allowed and isinstance(allowed[0], str) and value not in allowed:
         raise ValueError(f"parameter {name}={value!r} is not one of {list(allowed)}")
     if allowed and not isinstance(allowed[0], str) and any(not allowed[0] <= v <= allowed[1] for v in items):
@@ -233,6 +252,10 @@ def check_together(values: dict[str, Any]) -> None:
             raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
                              f"{len(values[widths_name])} width(s) of {widths_name}={values[widths_name]}: give one "
                              f"rate per width, in the same order")
+    cut = [name for name in values["gan_objectives"] if OBJECTIVES["gan"][name].starts_cut]
+    if cut and values["gan_student_init"] == "random":
+        raise ValueError(f"gan_objectives={values['gan_objectives']} holds {cut}, whose students start cut from the "
+                         f"teacher, but gan_student_init='random': set gan_student_init='teacher', or leave {cut} out")
     if bool(values["sweep_temperatures"]) != bool(values["sweep_alphas"]):
         raise ValueError(f"the T x alpha sweep needs both lists or neither, got sweep_temperatures="
                          f"{values['sweep_temperatures']} and sweep_alphas={values['sweep_alphas']}: one empty list "
@@ -250,6 +273,10 @@ class Recipe:
     dataset: str
     settings: dict[str, Any]
     eval_samples: int = 10_000  # images behind each quality number of the manifest
+
+    def identity(self) -> dict[str, Any]:
+        """What a shipped file and its manifest must match: the name, kind, data set and settings."""
+        return {"name": self.name, "kind": self.kind, "dataset": self.dataset, "settings": self.settings}
 
 
 RECIPES = {recipe.name: recipe for recipe in (
@@ -340,9 +367,15 @@ class Config:
         values = {f.name: self.values[f"{family}_{name}_{f.name}"] for f in dataclasses.fields(objective)}
         return objective(**values | {"learning_rate": values["learning_rate"][widths.index(width)]})
 
+    def objective_names(self, family: str) -> list[str]:
+        """The objectives of ``family`` the course trains and evaluates: ``gan_objectives`` or ``vae_objectives``."""
+        if family not in CHOSEN:
+            raise ValueError(f"family {family!r} has no students; expected one of {list(CHOSEN)}")
+        return self.values[CHOSEN[family]]
+
     def objectives(self, family: str, width: float) -> list[Objective]:
-        """Every objective of ``family`` (``kdlib.OBJECTIVES``) for students of ``width``."""
-        return [self.objective(family, name, width) for name in OBJECTIVES[family]]
+        """The objectives of ``family`` the course trains (``objective_names``) for students of ``width``."""
+        return [self.objective(family, name, width) for name in self.objective_names(family)]
 
     def parameters(self) -> dict[str, Any]:
         """What a reader sees at the top of a notebook: the profile, device and run folder, and the values of the

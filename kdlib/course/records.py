@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from kdlib.distill import OBJECTIVES, STUDENT_MODULE, Student
-from kdlib.evaluate import Measurement, Quality, Ruler, compare
+from kdlib.evaluate import Measurement, Quality, Ruler, SecondRuler, compare
 from kdlib.batches import scale
 from kdlib.data import load
 from kdlib.generative import VAE_PIXELS
@@ -397,16 +397,20 @@ def generator_of(model: nn.Module, dataset: str) -> nn.Module:
     return as_generator(model, ex_post_prior(model, scale(load(dataset, "train").images[:CODES], VAE_PIXELS)))
 
 
-def trained_models(run: RunDir, family: str, widths: list[float], dataset: str,
+def trained_models(run: RunDir, family: str, widths: list[float], objectives: list[str], dataset: str,
                    teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu", seeds: list[int] = (0,)
                    ) -> tuple[list[StudentRecord], dict[str, nn.Module]]:
-    """A family's students of ``widths`` (every objective, every seed of ``seeds``) as records, and the teacher and
-    the students as generators (z -> image, ``generator_of``; a student under its ``label``), each checkpoint
-    verified. Refused: a student from another data set, or of another teacher than ``teacher``
-    (``kdlib.course.generative_teacher`` or ``run_teacher``)."""
+    """A family's students of ``widths`` and ``objectives`` (names in ``kdlib.OBJECTIVES``, e.g.
+    ``Config.objective_names``), every seed of ``seeds``, as records, and the teacher and the students as generators
+    (z -> image, ``generator_of``; a student under its ``label``), each checkpoint verified. Refused: a student from
+    another data set, or of another teacher than ``teacher`` (``kdlib.course.generative_teacher`` or
+    ``run_teacher``)."""
     model, provenance = teacher
+    unknown = sorted(set(objectives) - set(OBJECTIVES[family]))
+    if unknown:
+        raise ValueError(f"no {family} objective {unknown}; kdlib.OBJECTIVES[{family!r}] has {list(OBJECTIVES[family])}")
     students = [StudentRecord.load(run, family=family, objective=objective, width=width, seed=seed)
-                for width in widths for objective in OBJECTIVES[family] for seed in seeds]
+                for width in widths for objective in objectives for seed in seeds]
     for student in students:
         student.require("dataset", dataset, "this notebook")
         student.require("teacher", provenance.checkpoint, f"the teacher ({provenance.source})")
@@ -441,22 +445,26 @@ class Evaluation(Result):
     VERSION = 2  # 2: a row per student and seed
 
 
-def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: dict[str, list[float]], samples: int,
+def evaluation_rows(run: RunDir, measure: Ruler, dataset: str, widths: dict[str, list[float]],
+                    objectives: dict[str, list[str]], samples: int,
                     seed: int = 0, device: torch.device | str = "cpu",
                     teachers: dict[str, tuple[nn.Module, Provenance]] | None = None,
-                    student_seeds: list[int] = (0,)) -> list[EvaluationRow]:
+                    student_seeds: list[int] = (0,), second: SecondRuler | None = None) -> list[EvaluationRow]:
     """Each teacher, then its students of ``widths[family]`` (``Config.widths``) trained with each of
     ``student_seeds``, measured on ``measure`` (sampling with ``seed``) from the run's records and checkpoints
     (``trained_models``). ``teachers`` maps each family to its teacher and provenance
     (``kdlib.course.generative_teacher``); None: the teachers notebooks 02 and 03 trained in ``run``, each
-    refused when its record was measured on another ruler."""
+    refused when its record was measured on another ruler. ``objectives`` names each family's objectives
+    (``Config.objective_names``). With ``second`` every model is measured on that ruler too
+    (``EvaluationRow.frechet_distance_second``)."""
     rows = []
     for family in TEACHER_WRITERS:
         if teachers is None:
             Teacher.load(run, family=family).require("ruler", RulerRecord.of(measure), "this evaluation's feature network")
         teacher = run_teacher(run, family, dataset, device) if teachers is None else teachers[family]
-        students, models = trained_models(run, family, widths[family], dataset, teacher, device, student_seeds)
-        measured = compare(models, measure, samples, seed, device)
+        students, models = trained_models(run, family, widths[family], objectives[family], dataset, teacher, device,
+                                          student_seeds)
+        measured = compare(models, measure, samples, seed, device, second)
         for (name, (measurement, fidelity)), record in zip(measured.items(), [None, *students]):
             rows.append(EvaluationRow(**dataclasses.asdict(measurement), name=name if record is None else record.name,
                                       family=family, objective="teacher" if record is None else record.objective,

@@ -27,6 +27,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from kdlib.course.folders import Ledger
+from kdlib.distill import OBJECTIVES
 from kdlib.course.records import (Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow, NotebookRun,
                                   Record, Teacher, read_record)
 from kdlib.course.shipped import shipped_table
@@ -36,18 +37,20 @@ from kdlib.plots import quality_against
 from kdlib.tables import cell, markdown_table
 
 MODEL_COLUMNS = ("parameters", "macs_per_image", "images_per_second", "latency_ms", "frechet_distance", "precision",
-                 "recall", "density", "coverage", "fidelity", "training_seconds")  # keys of LABELS
+                 "recall", "density", "coverage", "fidelity", "training_seconds",
+                 "frechet_distance_second")  # keys of LABELS
 IN_CSV_ONLY = {"family", "objective", "width"}  # the model's name already says them
 FD_SPREAD = "Fréchet distance, sd over seeds"
+SECOND_SPREAD = "Fréchet distance, second ruler, sd over seeds"
 README_BLOCK = re.compile(r"<!-- kdlib report (?P<args>[^>]*?) -->\n(?P<body>.*?)<!-- end of kdlib report -->", re.S)
 SHIPPED_BLOCK = re.compile(r"<!-- kdlib shipped (?P<folder>[^>]*?) -->\n(?P<body>.*?)<!-- end of kdlib shipped -->", re.S)
 
-TARGETS = {"gan": {"fewer_parameters": 10.0, "versus_teacher": 1.2, "versus_scratch": 0.6, "speedup": 10.0},
-           "vae": {"fewer_parameters": 5.0, "versus_scratch": 0.8}}
-TARGET_SEEDS, TARGET_SPREADS = 3, 2.0  # a gap to scratch counts when >= 3 seeds each and > 2 standard deviations
+TARGETS = {"gan": {"fewer_parameters": 10.0, "versus_teacher": 1.2, "versus_baseline": 0.6, "speedup": 10.0},
+           "vae": {"fewer_parameters": 5.0, "versus_baseline": 0.8}}
+TARGET_SEEDS, TARGET_SPREADS = 3, 2.0  # a gap to a baseline counts when >= 3 seeds each and > 2 standard deviations
 SPEEDUP_BY_ROUND = "images/s / teacher's, lowest to highest round"
-SPREAD_KEYS = ("frechet_distance", "precision", "recall", "density", "coverage", "fidelity", "images_per_second",
-               "latency_ms", "training_seconds")  # the measures whose spread over seeds is reported
+SPREAD_KEYS = ("frechet_distance", "frechet_distance_second", "precision", "recall", "density", "coverage", "fidelity",
+               "images_per_second", "latency_ms", "training_seconds")  # the measures whose spread over seeds is reported
 
 
 @dataclass(frozen=True)
@@ -88,44 +91,70 @@ def over_seeds(rows: list[EvaluationRow]) -> list[OverSeeds]:
                              "they are not seeds of one model")
         mean = {f.name: _mean([getattr(row, f.name) for row in group]) for f in dataclasses.fields(EvaluationRow)}
         spread = {key: statistics.stdev([getattr(row, key) for row in group]) if len(group) > 1 else 0.0
-                  for key in SPREAD_KEYS}
+                  for key in SPREAD_KEYS if getattr(group[0], key) is not None}  # (a second ruler's: if measured)
         seeds = tuple(row.seed for row in group if row.seed is not None)
         summaries.append(OverSeeds(EvaluationRow(**mean | {"seed": None}), seeds, spread))
     return summaries
 
 
+def is_baseline(family: str, objective: str) -> bool:
+    """Whether ``objective`` is a baseline (``Objective.baseline``: scratch, the pruning control), not a teacher or a
+    distilled student; an objective no longer in ``kdlib.OBJECTIVES`` counts as distilled."""
+    known = OBJECTIVES.get(family, {}).get(objective)
+    return known is not None and known.baseline
+
+
+def _gap(model: OverSeeds, baseline: OverSeeds, key: str) -> float | None:
+    """The baseline's mean ``key`` minus the student's, in units of the larger of their standard deviations; None
+    without a spread (one seed) or a value (a ruler not measured)."""
+    if getattr(model.mean, key) is None or getattr(baseline.mean, key) is None:
+        return None
+    noise = max(model.spread[key], baseline.spread[key])
+    return (getattr(baseline.mean, key) - getattr(model.mean, key)) / noise if noise else None
+
+
 def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
     """The course's targets (``TARGETS``) checked for every distilled student small enough to be held to them, on
-    the means over seeds (``over_seeds``).
+    the means over seeds (``over_seeds``), against the better (lower Fréchet distance) of the baselines of its family
+    and width (``is_baseline``: scratch, and the pruning control where it ran).
 
-    GAN: Fréchet distance <= 1.2x the teacher's and <= 0.6x the same-size scratch student's, >= 10x the teacher's
-    images/s; VAE: <= 0.8x the scratch student's. For both, the gap to scratch must also be beyond the noise: at
-    least ``TARGET_SEEDS`` seeds each, and scratch's mean minus the student's above ``TARGET_SPREADS`` times the
-    larger of their standard deviations.
+    GAN: Fréchet distance <= 1.2x the teacher's and <= 0.6x the baseline's, >= 10x the teacher's images/s; VAE:
+    <= 0.8x the baseline's. For both, the gap to the baseline must also be beyond the noise: at least
+    ``TARGET_SEEDS`` seeds each, and the baseline's mean minus the student's above ``TARGET_SPREADS`` times the
+    larger of their standard deviations; where the rows hold a second ruler's distances
+    (``kdlib.evaluate.SecondRuler``), the ratio and the gap must hold on it too.
     """
     models = over_seeds(rows)
     checks = []
     for model in models:
         row = model.mean
         teacher = next((m for m in models if m.mean.family == row.family and m.mean.objective == "teacher"), None)
-        scratch = next((m for m in models if m.mean.family == row.family and m.mean.objective == "scratch"
-                        and m.mean.width == row.width), None)
-        if row.objective in ("teacher", "scratch") or teacher is None or scratch is None:
+        baselines = [m for m in models if m.mean.family == row.family and m.mean.width == row.width
+                     and is_baseline(m.mean.family, m.mean.objective)]
+        if row.objective == "teacher" or is_baseline(row.family, row.objective) or teacher is None or not baselines:
             continue  # a teacher, a baseline, or a student without both references
+        baseline = min(baselines, key=lambda m: m.mean.frechet_distance)
         target = TARGETS[row.family]
-        noise = max(model.spread["frechet_distance"], scratch.spread["frechet_distance"])
-        check = {"student": row.name, "seeds": min(len(model.seeds), len(scratch.seeds)),
+        second = row.frechet_distance_second is not None and baseline.mean.frechet_distance_second is not None
+        check = {"student": row.name, "baseline": baseline.mean.objective,
+                 "seeds": min(len(model.seeds), len(baseline.seeds)),
                  "fewer_parameters": teacher.mean.parameters / row.parameters,
                  "versus_teacher": row.frechet_distance / teacher.mean.frechet_distance,
-                 "versus_scratch": row.frechet_distance / scratch.mean.frechet_distance,
-                 "gap_in_spreads": (scratch.mean.frechet_distance - row.frechet_distance) / noise if noise else None,
+                 "versus_baseline": row.frechet_distance / baseline.mean.frechet_distance,
+                 "gap_in_spreads": _gap(model, baseline, "frechet_distance"),
+                 "versus_baseline_second": row.frechet_distance_second / baseline.mean.frechet_distance_second
+                 if second else None,
+                 "gap_in_spreads_second": _gap(model, baseline, "frechet_distance_second") if second else None,
                  "speedup": row.images_per_second / teacher.mean.images_per_second,
                  "speedup_by_round": round_ratios(row, teacher.mean)}
-        beyond_noise = check["seeds"] >= TARGET_SEEDS and (check["gap_in_spreads"] or 0.0) > TARGET_SPREADS
+        gaps = [check["gap_in_spreads"]] + ([check["gap_in_spreads_second"]] if second else [])
+        beyond_noise = check["seeds"] >= TARGET_SEEDS and all((gap or 0.0) > TARGET_SPREADS for gap in gaps)
+        within = all(check[key] <= limit if key.startswith("versus") else check[key] >= limit
+                     for key, limit in target.items())
+        if second:
+            within = within and check["versus_baseline_second"] <= target["versus_baseline"]
         if check["fewer_parameters"] >= target["fewer_parameters"]:
-            checks.append(check | {"beyond_noise": beyond_noise, "met": beyond_noise and all(
-                check[key] <= limit if key.startswith("versus") else check[key] >= limit
-                for key, limit in target.items())})
+            checks.append(check | {"beyond_noise": beyond_noise, "met": beyond_noise and within})
     return checks
 
 
@@ -142,8 +171,12 @@ def round_ratios(student: EvaluationRow, teacher: EvaluationRow) -> tuple[float,
 def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
     """``target_checks``' results as table rows: the ratios rounded, "yes"/"no" for the target."""
     return [{"student": c["student"], "seeds": c["seeds"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
-             "FD / teacher's": f"{c['versus_teacher']:.2f}x", "FD / scratch's": f"{c['versus_scratch']:.2f}x",
-             "gap to scratch / larger sd": "-" if c["gap_in_spreads"] is None else f"{c['gap_in_spreads']:.1f}",
+             "FD / teacher's": f"{c['versus_teacher']:.2f}x", "baseline": c["baseline"],
+             "FD / baseline's": f"{c['versus_baseline']:.2f}x",
+             "gap to baseline / larger sd": "-" if c["gap_in_spreads"] is None else f"{c['gap_in_spreads']:.1f}",
+             "second ruler: FD / baseline's, gap / sd": "-" if c["versus_baseline_second"] is None else
+             f"{c['versus_baseline_second']:.2f}x, " + ("-" if c["gap_in_spreads_second"] is None
+                                                       else f"{c['gap_in_spreads_second']:.1f}"),
              "images/s / teacher's": f"{c['speedup']:.1f}x",
              SPEEDUP_BY_ROUND: "-" if c["speedup_by_round"] is None
              else f"{min(c['speedup_by_round']):.1f}x to {max(c['speedup_by_round']):.1f}x",
@@ -156,10 +189,11 @@ def targets_text() -> str:
     gan, vae = TARGETS["gan"], TARGETS["vae"]
     return (f"Targets (on means over seeds): a GAN student with >= {gan['fewer_parameters']:g}x fewer parameters than "
             f"its teacher has a Fréchet distance <= {gan['versus_teacher']:g}x the teacher's and <= "
-            f"{gan['versus_scratch']:g}x the scratch student's of its size, and >= {gan['speedup']:g}x the teacher's "
-            f"images/s; a VAE student with >= {vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= "
-            f"{vae['versus_scratch']:g}x the scratch student's; for both, the gap to scratch exceeds "
-            f"{TARGET_SPREADS:g} standard deviations (the larger of the two) over >= {TARGET_SEEDS} seeds each. "
+            f"{gan['versus_baseline']:g}x the better baseline's of its size (scratch, or the pruning control "
+            f"prune_finetune where it ran), and >= {gan['speedup']:g}x the teacher's images/s; a VAE student with >= "
+            f"{vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= {vae['versus_baseline']:g}x the "
+            f"baseline's; for both, the gap to the baseline exceeds {TARGET_SPREADS:g} standard deviations (the larger "
+            f"of the two) over >= {TARGET_SEEDS} seeds each, on the second ruler too where it was measured. "
             "The speed is checked on the median images/s of the interleaved timing; the ratio in each of its rounds "
             f"(\"{SPEEDUP_BY_ROUND}\", \"-\" where the record lacks them) shows how far the machine's passing "
             "state moves it.")
@@ -180,10 +214,15 @@ def _sweep_rows(record: Classifiers) -> list[dict[str, Any]]:
 
 
 def _model_rows(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
-    """One row per model: the means over its seeds, the number of seeds and the Fréchet distance's spread."""
+    """One row per model: the means over its seeds, the number of seeds and the Fréchet distances' spread (the
+    second ruler's where it was measured)."""
     return [{"model": m.mean.name, "family": m.mean.family, "objective": m.mean.objective, "width": m.mean.width,
-             "seeds": len(m.seeds) or "-", **{LABELS[key]: getattr(m.mean, key) for key in MODEL_COLUMNS},
-             FD_SPREAD: m.spread["frechet_distance"] if len(m.seeds) > 1 else "-", SPEED_RANGE: speed_range(m.mean)}
+             "seeds": len(m.seeds) or "-",
+             **{LABELS[key]: getattr(m.mean, key) for key in MODEL_COLUMNS if getattr(m.mean, key) is not None},
+             FD_SPREAD: m.spread["frechet_distance"] if len(m.seeds) > 1 else "-",
+             **({SECOND_SPREAD: m.spread["frechet_distance_second"] if len(m.seeds) > 1 else "-"}
+                if m.mean.frechet_distance_second is not None else {}),
+             SPEED_RANGE: speed_range(m.mean)}
             for m in over_seeds(rows)]
 
 
@@ -297,6 +336,21 @@ def compression_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(points.values())
 
 
+def budget_points(rows: list[dict[str, Any]], parameter: str, second: bool = False) -> list[dict[str, Any]]:
+    """The evaluation's rows of a sweep over ``parameter`` (e.g. ``gan_student_epochs``) as points of Fréchet
+    distance (on the second ruler with ``second``) against it: one line per family, objective and width (the
+    width in the label where a family has several), the mean over seeds with its standard deviation."""
+    value, spread = (LABELS["frechet_distance_second"], SECOND_SPREAD) if second else \
+        (LABELS["frechet_distance"], FD_SPREAD)
+    models = [row for row in rows if row["section"] == MODELS and row.get(value) not in (None, "")]
+    widths = {family: {row["width"] for row in models if row["family"] == family and row["objective"] != "teacher"}
+              for family in {row["family"] for row in models}}
+    return [{"family": row["family"], parameter: row[parameter], "frechet_distance": row[value],
+             "frechet_distance_sd": row.get(spread) if isinstance(row.get(spread), float) else None,
+             "objective": row["objective"] if row["objective"] == "teacher" or len(widths[row["family"]]) == 1
+             else f"{row['objective']} {row['width']:g}"} for row in models]
+
+
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row))
 
@@ -350,6 +404,16 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     given = [run_parameters(run_records(Path(run))) for run in runs]
     swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
              if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
+    baselines = {row["objective"] for row in rows if row["section"] == MODELS and is_baseline(row["family"],
+                                                                                              row["objective"])}
+    for name in swept:  # e.g. a sweep of the students' epochs: quality against the budget, on each ruler
+        for second, ruler_name in ((False, "shipped ruler"), (True, "second ruler")):
+            points = budget_points(rows, name, second)
+            if points:
+                figures[f"Fréchet distance ({ruler_name}) against {name}, mean ± sd over seeds"] = (
+                    f"quality_vs_{name}{'_second' if second else ''}.png",
+                    quality_against(points, name, f"{name} (log scale)", ylabel=f"Fréchet distance, {ruler_name}",
+                                    y_error="frechet_distance_sd", baselines=baselines))
     classifiers = [row for row in rows if row["section"] == CLASSIFIERS]
     for name in swept if classifiers else []:  # e.g. a temperature sweep of the classifiers
         figure, ax = plt.subplots(figsize=(5, 3.2))

@@ -67,7 +67,8 @@ class Manifest(Provenance):
     quality: dict[str, float]
 
     def recipe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "dataset": self.dataset, "settings": self.settings}
+        """The identity of the recipe that made the file (``Recipe.identity``)."""
+        return Recipe(self.name, self.kind, self.dataset, self.settings).identity()
 
     def save(self, folder: Path) -> Path:
         target = folder / f"{self.name}.json"
@@ -94,10 +95,6 @@ def _from_root(path: Path) -> str:
     """``path`` as git names it from the repository root (e.g. pretrained/gan-fashion-mnist.pt), when inside it."""
     resolved = path.resolve()
     return str(resolved.relative_to(project_root())) if resolved.is_relative_to(project_root()) else str(path)
-
-
-def recipe_dict(recipe: Recipe) -> dict[str, Any]:
-    return {"name": recipe.name, "kind": recipe.kind, "dataset": recipe.dataset, "settings": recipe.settings}
 
 
 def git_commit() -> str:
@@ -251,9 +248,9 @@ def verify(name: str, folder: Path = PRETRAINED) -> tuple[Path, Manifest]:
     recipe = _recipe(name)
     manifest = Manifest.read(folder / f"{name}.json")
     fix = f"run `{command(name)} --replace` to make it again"
-    if manifest.recipe() != recipe_dict(recipe):
+    if manifest.recipe() != recipe.identity():
         raise RecordError(f"{folder / manifest.checkpoint.file} was made by the recipe {manifest.recipe()}, but "
-                          f"kdlib.course.config.RECIPES now says {recipe_dict(recipe)}: {fix}")
+                          f"kdlib.course.config.RECIPES now says {recipe.identity()}: {fix}")
     path = folder / manifest.checkpoint.file
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing (its manifest {name}.json is there): {fix}")
@@ -424,7 +421,7 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
     model, checkpoint = kind.train(recipe, work, chosen)
     weights = {k: (v.to(kind.precision) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(target, {"model": weights, "recipe": recipe_dict(recipe)})
+    save_checkpoint(target, {"model": weights, "recipe": recipe.identity()})
     apply_weights(model, {"model": {k: v.float() for k, v in weights.items()}}, target)  # measure it as shipped
     quality = kind.quality(model.eval(), recipe, target)
     manifest = Manifest(f"shipped: pretrained/{target.name}", Artifact.of(target),

@@ -7,8 +7,8 @@ resumes where it stopped, but only when it was run with the same settings: a
 finished point that differs from what the sweep now asks is refused before
 anything runs. ``base`` (a run folder with, e.g., the teachers of notebooks 02
 and 03) seeds every point's folder with its checkpoints and the records of the
-notebooks before the sweep's first, so that a sweep of notebook 04 does not
-train the teachers again. The points run in turn in one process, or as tasks on a
+notebooks before the sweep's last that it does not run, so that a sweep of
+notebook 04 does not train the teachers again. The points run in turn in one process, or as tasks on a
 Dask cluster (``--workers N`` on this machine, ``--scheduler ADDRESS`` anywhere;
 docs/sweeps.md): each point is written only by the process that runs it, into its
 own folder, and marked finished last.
@@ -112,15 +112,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _seed(folder: Path, base: Path, first: str) -> None:
-    """Copy ``base``'s checkpoints, and the records of notebooks before ``first``, into ``folder`` (missing
-    files only). Later notebooks' records stay behind, so that a point's report holds only what it ran."""
+def _seed(folder: Path, base: Path, chain: tuple[str, ...]) -> None:
+    """Copy ``base``'s checkpoints, and the records of the notebooks before the last of ``chain`` that ``chain``
+    does not run (e.g. notebook 05's for a sweep of 04 and 06), into ``folder`` (missing files only). The records of
+    the notebooks it runs, and of later ones, stay behind, so that a point's report holds only what it ran and
+    what that read."""
     if not base.is_dir():
         raise FileNotFoundError(f"base run folder {base} does not exist")
     sources = [p for p in sorted((base / "checkpoints").glob("*")) if p.is_file()]
     for record in sorted((base / "records").glob("*.json")):
         writer = written_by(record) or ""
-        if re.fullmatch(r"\d\d_\w+", writer) and writer[:2] < first[:2]:
+        if re.fullmatch(r"\d\d_\w+", writer) and writer not in chain and writer[:2] < chain[-1][:2]:
             sources.append(record)
     for source in sources:
         target = folder / source.parent.name / source.name
@@ -148,7 +150,7 @@ def run_point(job: PointJob) -> tuple[float, str]:
     where = _worker_name()
     run, asked = RunDir(job.folder), job.asked
     if asked.base is not None:
-        _seed(job.folder, Path(asked.base), job.chain[0].stem)
+        _seed(job.folder, Path(asked.base), tuple(path.stem for path in job.chain))
     began = time.perf_counter()
     print(f"[kdlib sweep] {job.name}: running on {where}", flush=True)
     run_chain(asked.profile, job.folder, asked.parameters | asked.point, chain=list(job.chain))
