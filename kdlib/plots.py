@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 import torch
 
 from kdlib.cost import LayerTime
@@ -115,6 +115,9 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         low, high = ax.get_xlim()
         if high / low > 10:  # label the decades only: minor labels would collide; within a decade, keep them
             ax.xaxis.set_minor_formatter(NullFormatter())
+        else:  # within a decade (e.g. training budgets of 1 to 8 epochs): plain numbers, not powers of ten
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(ScalarFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)

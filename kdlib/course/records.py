@@ -38,9 +38,12 @@ TEACHER_WRITERS = {"gan": "02_gan_teacher", "vae": "03_vae_teacher"}
 R = TypeVar("R", bound="Record")
 
 
+NOTEBOOK = re.compile(r"\d\d_\w+")  # a writer that is a notebook (e.g. 04_distilling_students), not a command
+
+
 def rerun(writer: str) -> str:
     """How to write a record again: "run notebooks/NN_name.ipynb", or "run" the command that writes it."""
-    return f"run notebooks/{writer}.ipynb" if re.fullmatch(r"\d\d_\w+", writer) else f"run {writer}"
+    return f"run notebooks/{writer}.ipynb" if NOTEBOOK.fullmatch(writer) else f"run {writer}"
 
 
 class RecordError(ValueError):

@@ -28,8 +28,9 @@ import matplotlib.pyplot as plt
 
 from kdlib.course.folders import Ledger
 from kdlib.distill import OBJECTIVES
-from kdlib.course.records import (Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow, NotebookRun,
-                                  Record, Teacher, read_record)
+from kdlib.course.records import (NOTEBOOK, Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow,
+                                  NotebookRun, Record, Teacher, read_record)
+from kdlib.course.runner import select
 from kdlib.course.shipped import shipped_table
 from kdlib.course.sweep import SweepPoint, sweep_points
 from kdlib.evaluate import LABELS, SPEED_RANGE, speed_range
@@ -277,10 +278,17 @@ def expand(runs: list[str | Path]) -> list[Path]:
 
 
 def run_records(run: Path) -> list[Record]:
-    """Every record of a run folder, each read and checked; a folder without records is an error."""
+    """Every record of a run folder, each read and checked; a folder without records is an error. A sweep point's
+    records of notebooks it did not run (copied from its base for its notebooks to read) are left out: the report
+    of a point holds what it ran."""
     if not (run / "records").is_dir():
         raise FileNotFoundError(f"{run} has no records/ folder: is it a run folder (python -m kdlib run --run-dir ...)?")
-    return [read_record(path) for path in sorted((run / "records").glob("*.json"))]
+    records = [read_record(path) for path in sorted((run / "records").glob("*.json"))]
+    point = next((r for r in records if isinstance(r, SweepPoint)), None)
+    if point is None:
+        return records
+    ran = {path.stem for path in select(list(point.only) if point.only else None, point.start)}
+    return [r for r in records if not NOTEBOOK.fullmatch(writer := type(r).writer(**r.key())) or writer in ran]
 
 
 def run_parameters(records: list[Record]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import yaml
 
 from kdlib.course.config import resolve_profile
 from kdlib.course.folders import output_folder
-from kdlib.course.records import Record, RecordError, RunDir, written_by
+from kdlib.course.records import NOTEBOOK, Record, RecordError, RunDir, written_by
 from kdlib.course.runner import check_overrides, run_chain, select
 
 SPEC_KEYS = {"profile": str, "grid": dict, "parameters": dict, "only": list, "from": str, "base": str}
@@ -122,7 +122,7 @@ def _seed(folder: Path, base: Path, chain: tuple[str, ...]) -> None:
     sources = [p for p in sorted((base / "checkpoints").glob("*")) if p.is_file()]
     for record in sorted((base / "records").glob("*.json")):
         writer = written_by(record) or ""
-        if re.fullmatch(r"\d\d_\w+", writer) and writer not in chain and writer[:2] < chain[-1][:2]:
+        if NOTEBOOK.fullmatch(writer) and writer not in chain and writer[:2] < chain[-1][:2]:
             sources.append(record)
     for source in sources:
         target = folder / source.parent.name / source.name
