@@ -188,9 +188,13 @@ class OutputAdversarial(OutputDistillation):
     discriminator_learning_rate: float = 2e-4
     discriminator_width: float = 1.0
 
-    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+    def _critic(self, real: Batches) -> tuple[Discriminator, torch.optim.Optimizer]:
+        """A fresh discriminator of ``discriminator_width`` for the real images, and its Adam (the GAN's betas)."""
         discriminator = Discriminator(self.discriminator_width).to(real.device)
-        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+        return discriminator, _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+
+    def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
+        discriminator, d_optimizer = self._critic(real)
         optimizer = _adam(student.parameters(), self.learning_rate)
         teacher.eval()
 
@@ -243,9 +247,8 @@ class OutputFeaturesAdversarial(OutputAdversarial):
     features_weight: float = 1.0
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
-        discriminator = Discriminator(self.discriminator_width).to(real.device)
+        discriminator, d_optimizer = self._critic(real)
         adaptors = Adaptors(student, teacher).to(real.device)
-        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
         optimizer = _adam([*student.parameters(), *adaptors.parameters()], self.learning_rate)
         teacher.eval()
 
@@ -292,8 +295,7 @@ class AnnealToGAN(OutputAdversarial):
         return handover_share(done, total, self.handover)
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
-        discriminator = Discriminator(self.discriminator_width).to(real.device)
-        d_optimizer = _adam(discriminator.parameters(), self.discriminator_learning_rate, gan=True)
+        discriminator, d_optimizer = self._critic(real)
         optimizer = _adam(student.parameters(), self.learning_rate)
         teacher.eval()
 
