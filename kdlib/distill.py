@@ -275,6 +275,12 @@ def handover_share(done: int, total: int, handover: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, done / (handover * total))))
 
 
+def steps_taken(optimizer: torch.optim.Adam) -> int:
+    """The updates ``optimizer`` has made, from Adam's own count: saved and restored with it when a run resumes."""
+    state = optimizer.state.get(optimizer.param_groups[0]["params"][0], {})
+    return int(state["step"]) if "step" in state else 0
+
+
 @dataclass(frozen=True)
 class AnnealToGAN(OutputAdversarial):
     """Distillation terms annealed to zero, then plain GAN fine-tuning on the data. Over the first ``handover``
@@ -300,8 +306,7 @@ class AnnealToGAN(OutputAdversarial):
         teacher.eval()
 
         def step(real_images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-            # The steps done so far, from the generator's schedule: restored with it when a run resumes.
-            share = self.teacher_share(training.schedulers["generator"].last_epoch, epochs * len(real))
+            share = self.teacher_share(steps_taken(optimizer), epochs * len(real))
             z = torch.randn(len(real_images), student.latent_dim, device=real_images.device)
             images = student(z)
             d_loss = update(d_optimizer, discriminator_loss(discriminator(real_images), discriminator(images.detach())))
@@ -312,9 +317,8 @@ class AnnealToGAN(OutputAdversarial):
                     target = teacher(z)
                 losses["output"] = share * output_loss(images, target)
             return _logged(update(optimizer, sum(losses.values())), losses) | {"discriminator": d_loss}
-        training = self._distilled({"generator": student, "discriminator": discriminator},
-                                   {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
-        return training
+        return self._distilled({"generator": student, "discriminator": discriminator},
+                               {"generator": optimizer, "discriminator": d_optimizer}, step, real, epochs, False)
 
 
 @dataclass(frozen=True)
@@ -403,13 +407,10 @@ class AnnealToELBO(VAEDistillation):
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         optimizer = _adam(student.parameters(), self.learning_rate)
-        first, total = next(student.parameters()), epochs * len(real)
         teacher.eval()
 
         def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
-            # The steps done so far, from Adam's own count: restored with the optimiser when a run resumes.
-            done = int(optimizer.state[first]["step"]) if first in optimizer.state else 0
-            share = handover_share(done, total, self.handover)
+            share = handover_share(steps_taken(optimizer), epochs * len(real), self.handover)
             losses = {"decoder": images.new_zeros(()), "encoder": images.new_zeros(())}
             if share > 0:  # the teacher is asked only while its terms count
                 distilled, _, _ = self.losses(student, teacher, images)

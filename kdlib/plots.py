@@ -56,7 +56,7 @@ def loss_curves(steps: dict[str, list[float]], panels: Sequence[Sequence[str]], 
             ax.plot(epochs, moving_average(steps[name], window), label=name)
         ax.set_xlabel("epoch")
         ax.set_title(titles[index] if titles else ", ".join(names), fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, **({"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if many else {}))
     figure.tight_layout()
     return figure
 
@@ -95,7 +95,9 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
     in ``baselines`` are drawn dashed.
     """
     families = list(dict.fromkeys(row["family"] for row in rows))
-    figure, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.6), squeeze=False)
+    many = max(len({row["objective"] for row in rows if row["family"] == family}) for family in families) > 5
+    width = 5 + 2 * many  # a long legend goes beside its panel, not over the lines
+    figure, axes = plt.subplots(1, len(families), figsize=(width * len(families), 3.6), squeeze=False)
     for ax, family in zip(axes[0], families):
         mine = [row for row in rows if row["family"] == family]
         for objective in dict.fromkeys(row["objective"] for row in mine):
@@ -121,7 +123,7 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, **({"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if many else {}))
     figure.tight_layout()
     return figure
 

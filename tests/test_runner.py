@@ -401,6 +401,18 @@ def test_compression_points_keep_each_family_and_objective_apart():
     assert labels == {"teacher", "scratch [r]", "scratch [s]"}
 
 
+def test_budget_points_of_one_familys_parameter_keep_that_family_only():
+    models = "Notebook 06: teachers and students"
+    rows = [{"section": models, "run": f"gan_student_epochs={epochs}", "gan_student_epochs": epochs, "family": family,
+             "objective": "scratch", "width": 0.25, "Fréchet distance": 100.0 / epochs}
+            for epochs in (1, 2) for family in ("gan", "vae")]
+    assert [(p["family"], p["gan_student_epochs"], p["frechet_distance"])
+            for p in budget_points(rows, "gan_student_epochs")] == [("gan", 1, 100.0), ("gan", 2, 50.0)]
+    # A parameter of both families (or of none) keeps every family.
+    shared = [row | {"student_epochs": row["gan_student_epochs"]} for row in rows]
+    assert {p["family"] for p in budget_points(shared, "student_epochs")} == {"gan", "vae"}
+
+
 def test_grid_points_names_and_bad_specs(tmp_path):
     assert grid_points({"temperature": [1, 4], "alpha": [0.5, 0.9]}) == [
         {"temperature": 1, "alpha": 0.5}, {"temperature": 1, "alpha": 0.9},

@@ -347,10 +347,12 @@ def compression_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def budget_points(rows: list[dict[str, Any]], parameter: str, second: bool = False) -> list[dict[str, Any]]:
     """The evaluation's rows of a sweep over ``parameter`` (e.g. ``gan_student_epochs``) as points of Fréchet
     distance (on the second ruler with ``second``) against it: one line per family, objective and width (the
-    width in the label where a family has several), the mean over seeds with its standard deviation."""
+    width in the label where a family has several), the mean over seeds with its standard deviation. A parameter of
+    one family (``gan_...``, ``vae_...``) keeps that family's rows only: the others did not change along it."""
     value, spread = (LABELS["frechet_distance_second"], SECOND_SPREAD) if second else \
         (LABELS["frechet_distance"], FD_SPREAD)
     models = [row for row in rows if row["section"] == MODELS and row.get(value) not in (None, "")]
+    models = [row for row in models if row["family"] == parameter.split("_")[0]] or models
     widths = {family: {row["width"] for row in models if row["family"] == family and row["objective"] != "teacher"}
               for family in {row["family"] for row in models}}
     return [{"family": row["family"], parameter: row[parameter], "frechet_distance": row[value],
