@@ -56,7 +56,7 @@ def loss_curves(steps: dict[str, list[float]], panels: Sequence[Sequence[str]], 
             ax.plot(epochs, moving_average(steps[name], window), label=name)
         ax.set_xlabel("epoch")
         ax.set_title(titles[index] if titles else ", ".join(names), fontsize=10)
-        ax.legend(fontsize=8, **({"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if many else {}))
+        ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
 

@@ -9,7 +9,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from kdlib.cost import LayerTime  # noqa: E402
-from kdlib.plots import layer_time_bars, quality_against  # noqa: E402
+from kdlib.plots import layer_time_bars, loss_curves, quality_against  # noqa: E402
 
 
 def test_quality_against_speed_draws_each_rows_range_as_a_bar():
@@ -47,3 +47,11 @@ def test_layer_time_bars_stack_each_models_layers_coloured_by_kind():
     assert colours[(0, 0.0)] != colours[(1, 0.0)] and colours[(0, 3.0)] == colours[(1, 0.5)]  # grey for the rest
     assert [t.get_text() for t in ax.texts] == ["2", "2"]  # 6e6 MACs in 3 ms, 1e6 in 0.5 ms: 2 GMAC/s each
     assert [label.get_text() for label in ax.get_yticklabels()] == ["teacher", "student"]
+
+
+def test_loss_curves_draw_one_panel_per_group_with_one_line_per_loss():
+    steps = {"discriminator": [1.0, 0.5, 0.25, 0.125], "generator": [2.0, 2.0, 2.0, 2.0], "D(real)": [0.5] * 4}
+    figure = loss_curves(steps, [["discriminator", "generator"], ["D(real)"]], steps_per_epoch=2, window=1)
+    assert [len(ax.lines) for ax in figure.axes] == [2, 1]
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["discriminator", "generator"]
+    assert list(figure.axes[0].lines[1].get_ydata()) == [2.0, 2.0, 2.0, 2.0]
