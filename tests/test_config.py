@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kdlib import OBJECTIVES, GANScratch, OutputAdversarial, VAEScratch
-from kdlib.distill import PruneFinetune
+from kdlib.distill import OutputDistillation, PruneFinetune
 from kdlib.course import configure
 from kdlib.course.config import (DATASETS, DISTILLATION_SWEEPS, ON_DATASET, PROFILES, RECIPES, SETTINGS, check,
                                  profile_table, profile_values, resolve_device)
@@ -165,11 +165,18 @@ def test_each_gan_student_width_takes_its_own_learning_rate(tmp_path):
         configure({"profile": "quick", "run_dir": str(tmp_path)}).objective("vae", "distilled", 0.12)
 
 
-def test_the_objectives_the_course_trains_are_named_once_each_and_the_control_needs_the_cut_start(tmp_path):
+def test_the_objectives_are_named_once_each_the_lessons_own_stay_and_the_control_needs_the_cut_start(tmp_path):
     base = {"profile": "quick", "run_dir": str(tmp_path)}
-    cfg = configure(base | {"gan_objectives": ["scratch", "prune_finetune"], "vae_objectives": ["distilled"]})
-    assert [type(o) for o in cfg.objectives("gan", 0.12)] == [GANScratch, PruneFinetune]
-    assert cfg.objective_names("vae") == ["distilled"] and cfg.objective("gan", "prune_finetune", 0.12) == PruneFinetune()
+    cfg = configure(base | {"gan_objectives": ["scratch", "output", "prune_finetune", "output_adversarial"],
+                            "vae_objectives": ["scratch", "distilled"]})
+    assert [type(o) for o in cfg.objectives("gan", 0.12)] == [GANScratch, OutputDistillation, PruneFinetune, OutputAdversarial]
+    assert cfg.objective_names("vae") == ["scratch", "distilled"]
+    assert cfg.objective("gan", "prune_finetune", 0.12) == PruneFinetune()
+    for family, fewer, missing in (("gan", ["output", "scratch", "prune_finetune"], r"\['output_adversarial'\]"),
+                                   ("vae", ["anneal_to_elbo"], r"\['distilled', 'scratch'\]")):
+        with pytest.raises(ValueError, match=rf"{family}_objectives=.* leaves out {missing}, which notebooks 04 and 06 "
+                                             rf"compare the other students with: add"):
+            configure(base | {f"{family}_objectives": fewer})
     for wrong in (["output", "output_l1"], [], ["scratch", "scratch"], "scratch", [0.12]):
         with pytest.raises(ValueError, match=r"gan_objectives=.* must list one or more of \['output', "
                                              r"'output_adversarial', 'output_features', 'scratch', 'prune_finetune', "
@@ -178,7 +185,8 @@ def test_the_objectives_the_course_trains_are_named_once_each_and_the_control_ne
             configure(base | {"gan_objectives": wrong})
     with pytest.raises(ValueError, match=r"holds \['prune_finetune'\], whose students start cut from the teacher, "
                                          r"but gan_student_init='random'"):
-        configure(base | {"gan_objectives": ["prune_finetune"], "gan_student_init": "random"})
+        configure(base | {"gan_objectives": ["output", "output_adversarial", "scratch", "prune_finetune"],
+                          "gan_student_init": "random"})
     with pytest.raises(ValueError, match="family 'flow' has no students"):
         cfg.objective_names("flow")
 

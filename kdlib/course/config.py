@@ -126,6 +126,8 @@ FIELD_RANGES = {"learning_rate": RATE, "discriminator_learning_rate": RATE, "dis
                 "kl_weight": (1e-3, 100.0), "handover": (0.01, 1.0)}
 WIDTHS = {"gan": "student_widths", "vae": "vae_student_widths"}  # each family's students' widths
 CHOSEN = {family: f"{family}_objectives" for family in OBJECTIVES}  # each family's objectives the course trains
+# The students notebooks 04 and 06 compare with by name (exercise solutions, figures): every run trains them.
+LESSONS_COMPARE = {"gan": ("output", "output_adversarial", "scratch"), "vae": ("distilled", "scratch")}
 RATES_OF_WIDTHS = {f"{family}_{name}_learning_rate": WIDTHS[family]  # a rate per width of the family's students
                    for family, objectives in OBJECTIVES.items() for name in objectives}
 
@@ -252,6 +254,11 @@ def check_together(values: dict[str, Any]) -> None:
             raise ValueError(f"parameter {name}={values[name]} gives {len(values[name])} rate(s) for the "
                              f"{len(values[widths_name])} width(s) of {widths_name}={values[widths_name]}: give one "
                              f"rate per width, in the same order")
+    for family, needed in LESSONS_COMPARE.items():
+        missing = [name for name in needed if name not in values[CHOSEN[family]]]
+        if missing:
+            raise ValueError(f"{CHOSEN[family]}={values[CHOSEN[family]]} leaves out {missing}, which "
+                             f"notebooks 04 and 06 compare the other students with: add {missing}")
     cut = [name for name in values["gan_objectives"] if OBJECTIVES["gan"][name].starts_cut]
     if cut and values["gan_student_init"] == "random":
         raise ValueError(f"gan_objectives={values['gan_objectives']} holds {cut}, whose students start cut from the "
