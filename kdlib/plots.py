@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import NullFormatter
 import torch
 
 from kdlib.cost import LayerTime
@@ -115,11 +115,10 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
                                 alpha=0.7)
         ax.set_xscale("log")
         low, high = ax.get_xlim()
-        if high / low > 10:  # label the decades only: minor labels would collide; within a decade, keep them
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        else:  # within a decade (e.g. training budgets of 1 to 8 epochs): plain numbers, not powers of ten
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide (e.g. "7.08.0")
+        values = sorted({row[x] for row in mine})
+        if len(values) <= 8:  # a few values (e.g. training budgets of 1 to 20 epochs): each labelled plainly
+            ax.set_xticks(values, [f"{value:g}" for value in values])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)

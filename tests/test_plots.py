@@ -33,6 +33,20 @@ def test_quality_against_speed_draws_each_rows_range_as_a_bar():
     assert spans == [(400.0, 280.0, 320.0), (500.0, 195.0, 205.0)]  # vertical, +- the spread, none for the teacher
 
 
+def test_quality_against_a_few_values_labels_each_and_many_the_decades():
+    rows = [{"family": "gan", "objective": objective, "epochs": float(epochs), "frechet_distance": 100.0 / epochs}
+            for objective in ("scratch", "output") for epochs in (1, 2, 3, 8, 20)]
+    ax = quality_against(rows, "epochs", "epochs").axes[0]
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "8", "20"]
+    assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    many = [{"family": "gan", "objective": "output", "epochs": 3.0 ** k, "frechet_distance": 1.0} for k in range(9)]
+    ax = quality_against(many, "epochs", "epochs").axes[0]
+    ax.figure.canvas.draw()
+    assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    assert all(t.get_text().startswith("$\\mathdefault{10^") for t in ax.get_xticklabels() if t.get_text())
+
+
 def test_layer_time_bars_stack_each_models_layers_coloured_by_kind():
     timings = {"teacher": [LayerTime("0: ConvTranspose2d", (8, 7, 7), 3.0, 6_000_000),
                            LayerTime("1: ReLU", (8, 7, 7), 1.0, 0)],

@@ -171,6 +171,8 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
         for name in ("teacher-gan.json", "diffusion.json"):  # (classifiers.json names notebook 01 as its writer)
             (tmp_path / "sweep" / folder / "records" / name).unlink()
         evaluation(fd).save(RunDir(tmp_path / "sweep" / folder))
+    assert main(["report", str(tmp_path / "sweep" / "temperature=1"), "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000  # one run: quality against size
     assert main(["report", str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
     with open(tmp_path / "report" / "report.csv") as handle:
         table = list(csv.DictReader(handle))
@@ -186,8 +188,9 @@ def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_
     assert {r["run"] for r in table if r["section"].startswith("Wall time")} == {"temperature=1", "temperature=4"}
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "| temperature=4 | 4 | GAN 1/8 output | 1 | 10 | 35 |" in markdown and "peak memory (MiB)" in markdown
-    assert (tmp_path / "report" / "quality_vs_size.png").stat().st_size > 1000
-    # Quality against the swept parameter, one line per objective; no second ruler measured, no figure for it.
+    # Quality against the swept parameter, one line per objective, not against size (the same at every point); no
+    # second ruler measured, no figure for it. The one-run report's figure of size is gone: no page shows it now.
+    assert not (tmp_path / "report" / "quality_vs_size.png").exists()
     assert (tmp_path / "report" / "quality_vs_temperature.png").stat().st_size > 1000
     assert not (tmp_path / "report" / "quality_vs_temperature_second.png").exists()
     rows, _ = collect(expand([tmp_path / "sweep"]))

@@ -399,21 +399,22 @@ def report_markdown(rows: list[dict[str, Any]], runner: list[dict[str, Any]], fi
 
 
 def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
-    """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation
-    ran, test errors against each swept numeric parameter for the classifiers) into ``out``. A file there that
-    the report did not write, or that changed since, is refused before anything is written."""
+    """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation ran,
+    against each swept numeric parameter instead where runs differ in one; test errors against it for the
+    classifiers) into ``out``. A file there that the report did not write, or that changed since, is refused
+    before anything is written; a figure an earlier report wrote there and this one does not draw is removed."""
     rows, runner = collect(runs)
     if not rows and not runner:
         raise ValueError(f"no records found in {[str(r) for r in runs]}: run the notebooks first")
     figures: dict[str, tuple[str, plt.Figure]] = {}  # caption -> (file name, figure)
-    curve = compression_points(rows)
-    if curve:
-        figures["Fréchet distance against parameters, distilled and from scratch"] = ("quality_vs_size.png",
-            quality_against(curve, "parameters", "parameters used for sampling (log scale)",
-                            y_error="frechet_distance_sd"))
     given = [run_parameters(run_records(Path(run))) for run in runs]
     swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
              if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
+    curve = compression_points(rows)
+    if curve and not swept:  # along a swept number the sizes repeat: quality against that number says it (below)
+        figures["Fréchet distance against parameters, distilled and from scratch"] = ("quality_vs_size.png",
+            quality_against(curve, "parameters", "parameters used for sampling (log scale)",
+                            y_error="frechet_distance_sd"))
     baselines = {row["objective"] for row in rows if row["section"] == MODELS and is_baseline(row["family"],
                                                                                               row["objective"])}
     for name in swept:  # e.g. a sweep of the students' epochs: quality against the budget, on each ruler
@@ -448,6 +449,7 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     paths = {caption: written[f"plot {caption}"] for caption in figures}
     text = f"# Report of {len(runs)} run(s)\n\n{report_markdown(rows, runner, paths)}\n"
     written["markdown"] = ledger.write("report.md", lambda tmp: tmp.write_text(text))
+    ledger.remove_others(path.name for path in written.values())  # figures an earlier report drew and this one not
     return written
 
 
