@@ -114,7 +114,6 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
                     ax.errorbar(row[x], row[y], yerr=row[y_error], fmt="none", ecolor=line.get_color(), capsize=3,
                                 alpha=0.7)
         ax.set_xscale("log")
-        low, high = ax.get_xlim()
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide (e.g. "7.08.0")
         values = sorted({row[x] for row in mine})
         if len(values) <= 8:  # a few values (e.g. training budgets of 1 to 20 epochs): each labelled plainly
