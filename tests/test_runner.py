@@ -259,6 +259,21 @@ def evaluation(fd: float, config: dict | None = None) -> Evaluation:
     return Evaluation("fashion-mnist", "smoke", config or {}, RulerRecord(Artifact("f.pt", "0" * 64), 0.9), rows, {}, 1.0)
 
 
+def test_runs_of_the_same_sizes_get_no_size_figure_students_of_other_sizes_do(tmp_path):
+    """Two runs of the same students (e.g. a check of their learning rates) would stack every point at one size;
+    runs whose students differ in width spread along the size axis."""
+    for fd, name in ((300.0, "a"), (280.0, "b")):
+        evaluation(fd).save(RunDir(tmp_path / name))
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "same")]) == 0
+    assert (tmp_path / "same" / "report.csv").is_file() and not (tmp_path / "same" / "quality_vs_size.png").exists()
+    wider = evaluation(280.0)
+    wider = dataclasses.replace(wider, rows=tuple(dataclasses.replace(r, width=0.25) if r.width == 0.125 else r
+                                                  for r in wider.rows))
+    wider.save(RunDir(tmp_path / "b"))
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "widths")]) == 0
+    assert (tmp_path / "widths" / "quality_vs_size.png").stat().st_size > 1000
+
+
 def test_the_readme_blocks_are_regenerated_from_the_runs_they_name(tmp_path, capsys):
     run = RunDir(tmp_path / "runs" / "full")
     config = {"profile": "full", "dataset": "mnist", "device": "cpu", "threads": 2}

@@ -400,9 +400,10 @@ def report_markdown(rows: list[dict[str, Any]], runner: list[dict[str, Any]], fi
 
 def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation ran,
-    against each swept numeric parameter instead where runs differ in one; test errors against it for the
-    classifiers) into ``out``. A file there that the report did not write, or that changed since, is refused
-    before anything is written; a figure an earlier report wrote there and this one does not draw is removed."""
+    unless several runs have models of the same sizes; against each swept numeric parameter instead where runs
+    differ in one; test errors against it for the classifiers) into ``out``. A file there that the report did not
+    write, or that changed since, is refused before anything is written; a figure an earlier report wrote there and
+    this one does not draw is removed."""
     rows, runner = collect(runs)
     if not rows and not runner:
         raise ValueError(f"no records found in {[str(r) for r in runs]}: run the notebooks first")
@@ -411,7 +412,12 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     swept = [name for name in dict.fromkeys(k for g in given for k in g)  # numeric parameters that differ
              if all(isinstance(g.get(name), int | float) for g in given) and len({g[name] for g in given}) > 1]
     curve = compression_points(rows)
-    if curve and not swept:  # along a swept number the sizes repeat: quality against that number says it (below)
+    sizes: dict[str, set[tuple[str, float]]] = {}  # each run's models, by family and width
+    for row in rows:
+        if row["section"] == MODELS:
+            sizes.setdefault(row["run"], set()).add((row["family"], row["width"]))
+    stacked = len(sizes) > 1 and len({frozenset(models) for models in sizes.values()}) == 1
+    if curve and not swept and not stacked:  # along a swept number (below), or runs of the same sizes, they repeat
         figures["Fréchet distance against parameters, distilled and from scratch"] = ("quality_vs_size.png",
             quality_against(curve, "parameters", "parameters used for sampling (log scale)",
                             y_error="frechet_distance_sd"))
