@@ -400,8 +400,8 @@ def report_markdown(rows: list[dict[str, Any]], runner: list[dict[str, Any]], fi
 
 def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
     """Write ``report.csv``, ``report.md`` and the plots (Fréchet distance against size when an evaluation ran,
-    unless several runs have models of the same sizes; against each swept numeric parameter instead where runs
-    differ in one; test errors against it for the classifiers) into ``out``. A file there that the report did not
+    unless several runs have models of the same sizes, as along a sweep; against each swept numeric parameter where
+    runs differ in one; test errors against it for the classifiers) into ``out``. A file there that the report did not
     write, or that changed since, is refused before anything is written; a figure an earlier report wrote there and
     this one does not draw is removed."""
     rows, runner = collect(runs)
@@ -417,7 +417,7 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
         if row["section"] == MODELS:
             sizes.setdefault(row["run"], set()).add((row["family"], row["width"]))
     stacked = len(sizes) > 1 and len({frozenset(models) for models in sizes.values()}) == 1
-    if curve and not swept and not stacked:  # along a swept number (below), or runs of the same sizes, they repeat
+    if curve and not stacked:  # runs of the same sizes would stack at one size: a swept number is drawn (below)
         figures["Fréchet distance against parameters, distilled and from scratch"] = ("quality_vs_size.png",
             quality_against(curve, "parameters", "parameters used for sampling (log scale)",
                             y_error="frechet_distance_sd"))
