@@ -25,7 +25,7 @@ from kdlib.losses import discriminator_loss, generator_loss, vae_losses
 from kdlib.models import VAE, Discriminator, Generator, as_generator, build
 from kdlib.pruning import pruned_generator
 from kdlib.store import settings_digest
-from kdlib.train import Trained, Training, fit, gan_step, render, update, vae_step
+from kdlib.train import DivergedError, Trained, Training, fit, gan_step, render, update, vae_step
 
 STUDENT_MODULE = {"gan": "generator", "vae": "vae"}  # the name a checkpoint stores a student under
 
@@ -144,6 +144,11 @@ class Objective:
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         raise NotImplementedError
+
+    @classmethod
+    def setting(cls, field: str) -> str:
+        """The course's setting that holds ``field`` of this objective, e.g. ``vae_distilled_learning_rate``."""
+        return f"{cls.family}_{cls.name}_{field}"
 
 
 @dataclass(frozen=True)
@@ -545,7 +550,22 @@ def train_student(student: Student, teacher: nn.Module, images: torch.Tensor, la
     training = student.objective.training(model, teacher, real, epochs)
     fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed + 1)).to(device)
     generator = as_generator(model)
-    trained = fit(training, epochs, checkpoints, f"student_{family}_{student.objective.name}",
-                  settings, snapshot=lambda: render(generator, fixed_z), snapshots_per_epoch=2, fresh=fresh,
-                  description=student.name)
+    try:
+        trained = fit(training, epochs, checkpoints, f"student_{family}_{student.objective.name}",
+                      settings, snapshot=lambda: render(generator, fixed_z), snapshots_per_epoch=2, fresh=fresh,
+                      description=student.name)
+    except DivergedError as error:
+        raise DivergedError(divergence_advice(student, seed, error)) from None
     return model.eval(), trained
+
+
+def divergence_advice(student: Student, seed: int, error: DivergedError) -> str:
+    """What a diverged student's error says: which student and seed, where, the setting that holds its learning rate,
+    and the command line that lowers it one step (a third, or a half after a rate of the form 2 x 10^k)."""
+    rate, setting = student.objective.learning_rate, student.objective.setting("learning_rate")
+    lower = rate / 2 if f"{rate:.0e}".startswith("2") else rate / 3
+    return (f"the {student.name} student, seed {seed}, learning rate {rate:g}, diverged: {str(error).split(': ')[0]}. "
+            f"Its learning rate is the setting {setting}, a list of one rate per student width (in the order of "
+            f"the profile's widths). Lower this width's rate one step and run again, e.g. with one width: "
+            f"python -m kdlib run -p {setting} '[{float(f'{lower:.0e}'):g}]'. The checkpoint of its last finished "
+            f"epoch, if any, is kept.")

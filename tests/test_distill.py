@@ -376,3 +376,29 @@ def test_defining_an_objective_elsewhere_leaves_the_courses_objectives_alone():
     class OutputL1(OutputDistillation):  # as notebook 04's exercise defines one
         name = "output (L1)"
     assert OBJECTIVES == before and OutputL1.name not in OBJECTIVES["gan"]
+
+
+@pytest.mark.parametrize("objective", [VAEDistillation(2e-2), OutputDistillation(1e-3)])
+def test_a_diverged_student_names_its_seed_its_rate_setting_and_the_command_that_lowers_it(tmp_path, objective):
+    import ast
+    import re
+
+    from kdlib.course.config import check
+    from kdlib.train import DivergedError
+
+    images, labels = tiny_data()
+    teacher = (Generator(8, 0.5) if objective.family == "gan" else VAE(4, 0.5)).eval()
+    with torch.no_grad():  # a teacher whose every output is NaN: the first loss is
+        for parameter in teacher.parameters():
+            parameter.fill_(float("nan"))
+    student = Student(objective, 0.25)
+    with pytest.raises(DivergedError) as error:
+        train_student(student, teacher, images, labels, 1, 16, 3, tmp_path)
+    message = str(error.value)
+    setting = f"{objective.family}_{objective.name}_learning_rate"
+    assert f"the {student.name} student, seed 3, learning rate {objective.learning_rate:g}, diverged: loss became nan " \
+           f"at epoch 0, step 0" in message
+    command = re.search(rf"python -m kdlib run -p {setting} '(\[[^']+\])'", message)
+    assert command, message
+    lowered = check(setting, ast.literal_eval(command.group(1)))  # the course takes the value the message gives
+    assert lowered == [{2e-2: 1e-2, 1e-3: 3e-4}[objective.learning_rate]]

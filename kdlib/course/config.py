@@ -140,7 +140,7 @@ def objective_settings() -> dict[str, Setting]:
         for name, objective in objectives.items():
             for attribute in dataclasses.fields(objective):
                 rate = attribute.name == "learning_rate"
-                settings[f"{family}_{name}_{attribute.name}"] = Setting(
+                settings[objective.setting(attribute.name)] = Setting(
                     [attribute.default] if rate else attribute.default,
                     f"{attribute.name.replace('_', ' ')} of the {family.upper()} {name} students"
                     + (f", one per width of {WIDTHS[family]}" if rate else ""), FIELD_RANGES.get(attribute.name))
