@@ -493,8 +493,13 @@ def test_a_notebooks_study_time_is_its_words_and_its_measured_runs(tmp_path, mon
         ' "smoke": {"seconds": {"07_demo": 5}}}')
     monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
     text = study_time("07_demo")  # 300 words of Markdown (code does not count) at 150 a minute
-    assert "about 2 min (300 words" in text and "1.5 min in `quick` on 2 CPU cores (Some CPU, cpu)" in text
+    assert "about 2 min (300 words" in text and "1.5 min in `quick` on 2 cores of Some CPU," in text
     assert "smoke" not in text and "full" not in text  # smoke's times mean nothing; full was not timed
+    (folder / "timings.json").write_text(  # each profile's time beside the machine that measured it, in order
+        '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "CPU B", "kernels": "AVX512"}},'
+        ' "full": {"seconds": {"07_demo": 600}, "machine": {"cpus": 2, "cpu": "CPU A", "kernels": "AVX2"}}}')
+    assert ("1.5 min in `quick` on 2 cores of CPU B (AVX512 kernels) and 10.0 min in `full` on 2 cores of CPU A "
+            "(AVX2 kernels)") in study_time("07_demo")
     (folder / "timings.json").unlink()
     assert "not timed yet" in study_time("07_demo")
     with pytest.raises(ValueError, match="no notebook '08_missing'"):
@@ -543,3 +548,20 @@ def test_a_sweep_file_that_no_longer_fits_the_settings_is_caught(tmp_path):
                          "parameters:\n  validation_size: 5000\n  student_train_size: 56000\n")
     with pytest.raises(ValueError, match="student_train_size=56000 is more than the 55,000 training images"):
         test_every_committed_sweep_file_is_valid_for_the_notebooks_and_settings_of_today(spec_path)
+
+
+def test_the_course_table_gives_each_profiles_minutes_and_names_the_machine_that_measured_them(tmp_path, monkeypatch):
+    from kdlib.course.runner import course_table
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nbformat.write(new_notebook(cells=[nbformat.v4.new_markdown_cell("# 07 · Demo\n\nWhat it teaches.")]),
+                   folder / "07_demo.ipynb")
+    (folder / "timings.json").write_text(
+        '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "CPU B", "kernels": "AVX512"}},'
+        ' "smoke": {"seconds": {"07_demo": 6}, "machine": {"cpus": 2, "processor": "x86_64"}}}')
+    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
+    table = course_table()
+    assert "| `07_demo.ipynb`: 07 · Demo | What it teaches. | 0.1 | 1.5 | not measured |" in table
+    assert table.endswith("Measured with `python -m kdlib run --record-timings`: smoke on 2 cores of an unrecorded "
+                          "CPU; quick on 2 cores of CPU B (AVX512 kernels).")

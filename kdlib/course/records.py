@@ -511,6 +511,8 @@ class Machine:
     cpus: int
     device: str
     torch: str
+    kernels: str = ""  # the CPU kernels torch chose (torch.backends.cpu.get_cpu_capability()): "AVX2", "AVX512"; "" when
+    # not recorded. Two CPUs of one name can differ here, and their runs with them (docs/running.md).
 
 
 @dataclass(frozen=True)

@@ -304,9 +304,9 @@ def run_parameters(records: list[Record]) -> dict[str, Any]:
 
 
 def machine_text(record: NotebookRun) -> str:
-    """A runner record's machine in one phrase, e.g. "AMD EPYC, 2 CPUs, cpu, torch 2.14.1"."""
+    """A runner record's machine in one phrase, e.g. "AMD EPYC (AVX2 kernels), 2 CPUs, cpu, torch 2.14.1"."""
     m = record.machine
-    return f"{m.cpu}, {m.cpus} CPUs, {m.device}, torch {m.torch}"
+    return f"{m.cpu}{f' ({m.kernels} kernels)' if m.kernels else ''}, {m.cpus} CPUs, {m.device}, torch {m.torch}"
 
 
 def collect(runs: list[str | Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -257,7 +257,14 @@ def machine(device: str | None = None) -> Machine:
                     if line.startswith("model name")), cpu)
     chosen = resolve_device(device)
     name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "cpu"
-    return Machine(cpu, os.cpu_count() or 1, name, torch.__version__)
+    return Machine(cpu, os.cpu_count() or 1, name, torch.__version__, torch.backends.cpu.get_cpu_capability())
+
+
+def machine_phrase(recorded: dict[str, Any]) -> str:
+    """A machine of ``notebooks/timings.json`` in words: "2 cores of an Intel(R) Xeon(R) Processor (AVX512 kernels)"."""
+    kernels = f" ({recorded['kernels']} kernels)" if recorded.get("kernels") else ""
+    device = f", {recorded['device']}" if recorded.get("device", "cpu") != "cpu" else ""
+    return f"{recorded.get('cpus', '?')} cores of {recorded.get('cpu', 'an unrecorded CPU')}{kernels}{device}"
 
 
 def recorded_timings() -> dict[str, Any]:
@@ -288,7 +295,9 @@ def course_table() -> str:
         minutes = [timings.get(p, {}).get("seconds", {}).get(path.stem) for p in profiles]
         cells = [f"{m / 60:.1f}" if m is not None else "not measured" for m in minutes]
         rows.append(f"| `{path.name}`: {title} | {summary.replace(chr(10), ' ')} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    machines = [f"{p} on {machine_phrase(timings[p].get('machine', {}))}" for p in profiles if p in timings]
+    return "\n".join(rows) + ("\n\nMeasured with `python -m kdlib run --record-timings`: " + "; ".join(machines) + "."
+                              if machines else "")
 
 
 WORDS_PER_MINUTE = 150  # a careful reading of technical text; the math and the exercises take longer
@@ -304,16 +313,13 @@ def study_time(notebook: str) -> str:
     words = sum(len(cell.source.split()) for cell in nbformat.read(path, as_version=4).cells
                 if cell.cell_type == "markdown")
     timings = recorded_timings()
-    runs, machines = [], set()
+    runs = []
     for profile in (p for p in PROFILES if p != "smoke"):  # smoke's numbers mean nothing to a student
         seconds = timings.get(profile, {}).get("seconds", {}).get(notebook)
-        if seconds is not None:
-            runs.append(f"{seconds / 60:.1f} min in `{profile}`")
-            found = timings[profile].get("machine", {})
-            machines.add(f"{found.get('cpus', '?')} CPU cores ({found.get('cpu', 'unknown CPU')}, "
-                         f"{found.get('device', 'cpu')})")
-    running = (f"{' and '.join(runs)} on {' / '.join(sorted(machines))}, measured by "
-               f"`python -m kdlib run --record-timings`" if runs else "not timed yet")
+        if seconds is not None:  # each profile's time with the machine that measured it
+            runs.append(f"{seconds / 60:.1f} min in `{profile}` on {machine_phrase(timings[profile].get('machine', {}))}")
+    running = (f"{' and '.join(runs)}, measured by `python -m kdlib run --record-timings`" if runs
+               else "not timed yet")
     return (f"**Time.** Reading: about {words / WORDS_PER_MINUTE:.0f} min ({words:,} words of text at "
             f"{WORDS_PER_MINUTE} a minute; the math and the exercises take longer). Running: {running}.")
 
