@@ -53,10 +53,17 @@ def check_finite(loss: torch.Tensor | float, epoch: int, step: int) -> float:
     return value
 
 
-def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
-    """One optimiser step on ``loss`` (zero the gradients, back-propagate, step); the loss, detached."""
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float | None = None) -> torch.Tensor:
+    """One optimiser step on ``loss`` (zero the gradients, back-propagate, step); the loss, detached.
+
+    With ``max_norm``, a gradient longer than that (all the optimiser's parameters as one vector) is first scaled
+    down to it (``torch.nn.utils.clip_grad_norm_``): a rare spike then moves the weights no further than an
+    ordinary step. A shorter gradient is multiplied by exactly 1, so a run that never reaches the norm is
+    the same, bit for bit, as a run without it."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], max_norm)
     optimizer.step()
     return loss.detach()
 
@@ -228,16 +235,17 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, g_optimizer: torch.
     return step
 
 
-def vae_step(vae: VAE, optimizer: torch.optim.Optimizer, kl_weight: float = 1.0) -> Step:
+def vae_step(vae: VAE, optimizer: torch.optim.Optimizer, kl_weight: float = 1.0, max_norm: float | None = None) -> Step:
     """One step on the negative ELBO (images in [0, 1]), logging its two terms separately; with ``kl_weight``
-    (beta) != 1 on reconstruction + beta * KL (Higgins et al., ICLR 2017), which is then logged as "loss"."""
+    (beta) != 1 on reconstruction + beta * KL (Higgins et al., ICLR 2017), which is then logged as "loss";
+    ``max_norm`` clips the gradient's norm (``update``)."""
     if not kl_weight > 0:
         raise ValueError(f"kl_weight must be > 0 (1: the ELBO), got {kl_weight}")
 
     def step(images: torch.Tensor, _: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, mean, log_variance = vae(images)
         reconstruction, kl = vae_losses(logits, images, mean, log_variance)
-        loss = update(optimizer, reconstruction + kl_weight * kl)
+        loss = update(optimizer, reconstruction + kl_weight * kl, max_norm)
         return {"negative ELBO" if kl_weight == 1 else "loss": loss, "reconstruction": reconstruction.detach(),
                 "KL": kl.detach()}
     return step

@@ -12,7 +12,7 @@ from kdlib.cost import parameter_count
 from kdlib.models import MLP
 from kdlib.store import load_checkpoint, settings_digest
 from kdlib.tables import markdown_table
-from kdlib.train import DivergedError, Training, checkpoint_path, classifier_training, fit, predict_logits
+from kdlib.train import DivergedError, Training, checkpoint_path, classifier_training, fit, predict_logits, update
 
 
 @pytest.mark.parametrize("sizes, expected", [
@@ -206,3 +206,18 @@ def test_resume_refuses_other_settings_or_fewer_epochs(tmp_path):
     run_epochs(tmp_path, 2)
     with pytest.raises(CheckpointError, match="holds 2 epochs, more than the 1"):
         fit(training, 1, tmp_path, "toy", {"toy": 1})
+
+
+def test_update_clips_a_long_gradient_to_max_norm_and_leaves_a_short_one_bit_for_bit():
+    direction = torch.tensor([3.0, -4.0, 12.0])  # norm 13
+
+    def stepped(scale: float, max_norm: float | None) -> torch.Tensor:
+        weights = torch.nn.Parameter(torch.tensor([0.5, 0.25, -1.0]))
+        update(torch.optim.SGD([weights], lr=1.0), scale * (weights * direction).sum(), max_norm)  # gradient: scale * d
+        return weights.detach()
+
+    start = torch.tensor([0.5, 0.25, -1.0])
+    clipped = start - stepped(10.0, 26.0)  # a gradient of norm 130 scaled down to 26
+    torch.testing.assert_close(clipped, direction * 2.0)
+    assert clipped.norm().item() == pytest.approx(26.0, rel=1e-6)
+    assert torch.equal(stepped(1.0, 26.0), stepped(1.0, None))  # norm 13 < 26: the same step exactly

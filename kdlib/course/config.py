@@ -123,7 +123,7 @@ SETTINGS: dict[str, Setting] = {
 # What an objective's field may be, by the field's name (a field not named here takes any value of its type).
 FIELD_RANGES = {"learning_rate": RATE, "discriminator_learning_rate": RATE, "discriminator_width": (0.01, 4.0),
                 "weight": (0.0, 100.0), "features_weight": (0.0, 100.0), "posterior_fraction": SHARE,
-                "kl_weight": (1e-3, 100.0), "handover": (0.01, 1.0)}
+                "kl_weight": (1e-3, 100.0), "handover": (0.01, 1.0), "max_grad_norm": (1e-3, 1e9)}
 WIDTHS = {"gan": "student_widths", "vae": "vae_student_widths"}  # each family's students' widths
 CHOSEN = {family: f"{family}_objectives" for family in OBJECTIVES}  # each family's objectives the course trains
 # The students notebooks 04 and 06 compare with by name (exercise solutions, figures): every run trains them.
