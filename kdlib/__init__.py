@@ -4,7 +4,7 @@ one idea per module. This face holds what the notebooks call; everything else li
 """
 
 from kdlib import (batches, classifiers, cost, data, diffusion, distill, encoders, evaluate, features,  # noqa: F401
-                   generative, losses, metrics, mixture, models, plots, progress, pruning, store, tables, train)
+                   generative, losses, metrics, mixture, models, noise, plots, progress, pruning, store, tables, train)
 from kdlib.batches import Batches, scale
 from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, misclassified, soft_labels,
                                train_classifier)
