@@ -72,13 +72,17 @@ class Difference:
 def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     """Welch's test of two samples: the t statistic of mean(a) - mean(b), its standard error, and the
     Welch-Satterthwaite degrees of freedom."""
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    return _welch(statistics.fmean(a), statistics.stdev(a), len(a), statistics.fmean(b), statistics.stdev(b), len(b))
+
+
+def _welch(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n_b: int) -> tuple[float, float, float]:
+    va, vb = sd_a ** 2 / n_a, sd_b ** 2 / n_b
     error = math.sqrt(va + vb)
     if error == 0:
         raise ValueError("both samples have no spread at all: Welch's test is undefined (give scores that vary "
                          "from seed to seed, or compare the single values by hand)")
-    freedom = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return (statistics.fmean(a) - statistics.fmean(b)) / error, error, freedom
+    freedom = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
+    return (mean_a - mean_b) / error, error, freedom
 
 
 def compare(a: Sequence[float], b: Sequence[float]) -> Difference:
@@ -88,20 +92,30 @@ def compare(a: Sequence[float], b: Sequence[float]) -> Difference:
         raise ValueError(f"each side needs at least one score, got {len(a)} and {len(b)}")
     if not all(math.isfinite(x) for x in a + b):
         raise ValueError(f"scores must be finite numbers, got {a} and {b}")
-    mean_a, mean_b = statistics.fmean(a), statistics.fmean(b)
-    if len(a) < 2 or len(b) < 2:
-        return Difference(mean_a, mean_b, len(a), len(b), None, None, None, None, None)
+    spread = [statistics.stdev(x) if len(x) > 1 else 0.0 for x in (a, b)]
+    return compare_summaries(statistics.fmean(a), spread[0], len(a), statistics.fmean(b), spread[1], len(b))
+
+
+def compare_summaries(mean_a: float, sd_a: float, seeds_a: int, mean_b: float, sd_b: float, seeds_b: int
+                      ) -> Difference:
+    """``compare`` from each side's mean, sample standard deviation and number of seeds, as a report's table gives
+    them: Welch's test needs nothing else."""
+    values = (mean_a, sd_a, mean_b, sd_b)
+    if min(seeds_a, seeds_b) < 1 or not all(math.isfinite(v) for v in values) or min(sd_a, sd_b) < 0:
+        raise ValueError(f"need finite means, standard deviations >= 0 and at least one seed a side, got {values} "
+                         f"and {seeds_a}, {seeds_b} seeds")
+    if seeds_a < 2 or seeds_b < 2:
+        return Difference(mean_a, mean_b, seeds_a, seeds_b, None, None, None, None, None)
     from scipy import stats  # here, not at the top: scipy.stats takes a second to import, and `import kdlib` should not
 
-    t, error, freedom = welch(a, b)
+    t, error, freedom = _welch(mean_a, sd_a, seeds_a, mean_b, sd_b, seeds_b)
     quantile = stats.t.ppf(1 - ALPHA / 2, freedom)
     p_value = 2 * stats.t.sf(abs(t), freedom)
     ratio_low = ratio_high = None
     if mean_a > 0 and mean_b > 0:  # the log ratio's standard error (delta method) and its own degrees of freedom
-        la, lb = statistics.variance(a) / (len(a) * mean_a ** 2), statistics.variance(b) / (len(b) * mean_b ** 2)
-        if la + lb > 0:
-            log_freedom = (la + lb) ** 2 / (la ** 2 / (len(a) - 1) + lb ** 2 / (len(b) - 1))
-            spread = stats.t.ppf(1 - ALPHA / 2, log_freedom) * math.sqrt(la + lb)
-            ratio_low, ratio_high = (mean_a / mean_b * math.exp(-spread), mean_a / mean_b * math.exp(spread))
-    return Difference(mean_a, mean_b, len(a), len(b), mean_a - mean_b - quantile * error,
+        la, lb = sd_a ** 2 / (seeds_a * mean_a ** 2), sd_b ** 2 / (seeds_b * mean_b ** 2)
+        log_freedom = (la + lb) ** 2 / (la ** 2 / (seeds_a - 1) + lb ** 2 / (seeds_b - 1))
+        spread = stats.t.ppf(1 - ALPHA / 2, log_freedom) * math.sqrt(la + lb)
+        ratio_low, ratio_high = mean_a / mean_b * math.exp(-spread), mean_a / mean_b * math.exp(spread)
+    return Difference(mean_a, mean_b, seeds_a, seeds_b, mean_a - mean_b - quantile * error,
                       mean_a - mean_b + quantile * error, ratio_low, ratio_high, float(p_value))

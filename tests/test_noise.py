@@ -7,7 +7,9 @@ import math
 import pytest
 from scipy import stats
 
-from kdlib.noise import compare, welch
+import statistics
+
+from kdlib.noise import compare, compare_summaries, welch
 
 
 def test_welch_by_hand():
@@ -51,3 +53,11 @@ def test_a_single_run_is_not_tested():
 def test_bad_scores_are_refused_by_name(a, b, message):
     with pytest.raises(ValueError, match=message):
         compare(a, b)
+
+
+def test_summaries_give_the_same_comparison_as_the_scores():
+    a, b = [152.7, 149.1, 156.3], [254.5, 249.0, 260.1, 251.2]
+    assert compare_summaries(statistics.fmean(a), statistics.stdev(a), 3, statistics.fmean(b), statistics.stdev(b),
+                             4) == compare(a, b)
+    with pytest.raises(ValueError, match="standard deviations >= 0"):
+        compare_summaries(1.0, -1.0, 3, 2.0, 1.0, 3)
