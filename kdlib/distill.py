@@ -139,6 +139,7 @@ class Objective:
 
     family: ClassVar[str]
     name: ClassVar[str]
+    title: ClassVar[str]  # what a figure or a table calls its students, in words a reader knows
     starts_cut: ClassVar[bool] = False  # whether its student must start cut from the teacher (``Student.init``)
     baseline: ClassVar[bool] = False  # a baseline that learns nothing from the teacher's outputs (scratch, the control)
 
@@ -161,6 +162,7 @@ class OutputDistillation(Objective):
 
     family = "gan"
     name = "output"
+    title = "distilled: output"
     learning_rate: float = 1e-3
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
@@ -188,6 +190,7 @@ class OutputAdversarial(OutputDistillation):
     images against the student's, and the student's non-saturating loss against it joins, weighted."""
 
     name = "output_adversarial"
+    title = "distilled: output + adversarial"
     learning_rate: float = 1e-2
     weight: float = 0.01  # of the GAN term
     discriminator_learning_rate: float = 2e-4
@@ -222,6 +225,7 @@ class OutputFeatures(OutputDistillation):
     map the student's maps to the teacher's channels, trained with the student."""
 
     name = "output_features"
+    title = "distilled: output + features"
     learning_rate: float = 3e-3
     weight: float = 1.0  # of the feature-map term
 
@@ -248,6 +252,7 @@ class OutputFeaturesAdversarial(OutputAdversarial):
     (``OutputAdversarial``), weighted ``features_weight`` and ``weight``."""
 
     name = "output_features_adversarial"
+    title = "remedy: output + features + adversarial"
     learning_rate: float = 1e-2  # searched from the cut start (bench/student_tuning.py --init teacher)
     features_weight: float = 1.0
 
@@ -295,6 +300,7 @@ class AnnealToGAN(OutputAdversarial):
     the start and the direction, the data the finish."""
 
     name = "anneal_to_gan"
+    title = "remedy: the teacher annealed out"
     learning_rate: float = 3e-3  # searched from the cut start (bench/student_tuning.py --init teacher)
     handover: float = 0.5
 
@@ -334,6 +340,7 @@ class GANScratch(Objective):
 
     family = "gan"
     name = "scratch"
+    title = "scratch"
     baseline = True
     learning_rate: float = 1e-2
     discriminator_width: float = 1.0
@@ -360,6 +367,7 @@ class VAEDistillation(Objective):
 
     family = "vae"
     name = "distilled"
+    title = "distilled"
     learning_rate: float = 2e-2  # searched at width 0.25, the course's VAE students' (bench/student_tuning.py --family vae)
     posterior_fraction: float = 1.0
     # A step's gradient has a norm of about 100. At 2e-2, a spike of thousands diverged one run in ten on an AVX2-only
@@ -406,6 +414,7 @@ class AnnealToELBO(VAEDistillation):
     teacher brought it."""
 
     name = "anneal_to_elbo"
+    title = "remedy: the teacher annealed out"
     learning_rate: float = 1e-2  # searched at width 0.25 (bench/student_tuning.py --family vae --width 0.25)
     kl_weight: float = 0.125  # the scratch VAE's searched beta
     handover: float = 0.5
@@ -438,6 +447,7 @@ class VAEScratch(Objective):
 
     family = "vae"
     name = "scratch"
+    title = "scratch"
     baseline = True
     learning_rate: float = 2e-2
     kl_weight: float = 0.125  # bench/student_tuning.py --family vae: beta < 1 samples better from an ex-post prior
@@ -458,6 +468,7 @@ class PruneFinetune(GANScratch):
     what distillation gives."""
 
     name = "prune_finetune"
+    title = "prune + fine-tune"
     starts_cut: ClassVar[bool] = True
     learning_rate: float = 3e-2  # searched as scratch's was, from the cut start (bench/student_tuning.py --init teacher)
 

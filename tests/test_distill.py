@@ -402,3 +402,10 @@ def test_a_diverged_student_names_its_seed_its_rate_setting_and_the_command_that
     assert command, message
     lowered = check(setting, ast.literal_eval(command.group(1)))  # the course takes the value the message gives
     assert lowered == [{2e-2: 1e-2, 1e-3: 3e-4}[objective.learning_rate]]
+
+
+def test_every_objective_has_a_title_in_words_unique_in_its_family():
+    for family, objectives in OBJECTIVES.items():
+        titles = [objective.title for objective in objectives.values()]
+        assert len(set(titles)) == len(titles), titles
+        assert all("_" not in title and title == title.strip() for title in titles), titles
