@@ -116,6 +116,6 @@ def compare_summaries(mean_a: float, sd_a: float, seeds_a: int, mean_b: float, s
         la, lb = sd_a ** 2 / (seeds_a * mean_a ** 2), sd_b ** 2 / (seeds_b * mean_b ** 2)
         log_freedom = (la + lb) ** 2 / (la ** 2 / (seeds_a - 1) + lb ** 2 / (seeds_b - 1))
         spread = stats.t.ppf(1 - ALPHA / 2, log_freedom) * math.sqrt(la + lb)
-        ratio_low, ratio_high = mean_a / mean_b * math.exp(-spread), mean_a / mean_b * math.exp(spread)
-    return Difference(mean_a, mean_b, seeds_a, seeds_b, mean_a - mean_b - quantile * error,
-                      mean_a - mean_b + quantile * error, ratio_low, ratio_high, float(p_value))
+        ratio_low, ratio_high = float(mean_a / mean_b * math.exp(-spread)), float(mean_a / mean_b * math.exp(spread))
+    return Difference(mean_a, mean_b, seeds_a, seeds_b, float(mean_a - mean_b - quantile * error),
+                      float(mean_a - mean_b + quantile * error), ratio_low, ratio_high, float(p_value))

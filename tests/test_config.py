@@ -240,3 +240,12 @@ def test_the_full_profile_trains_its_vae_teacher_with_the_shipped_recipes_beta_a
     beta = {profile: profile_values(profile)["vae_kl_weight"] for profile in PROFILES}
     assert beta["full"] == RECIPES["vae-fashion-mnist"].settings["kl_weight"]  # full distils the teacher it trains
     assert beta["smoke"] == beta["quick"] == 1.0  # notebook 03 derives the ELBO; these distil the shipped teacher
+
+
+def test_the_profiles_page_shows_the_settings_of_each_profile_as_they_are():
+    from kdlib.course.config import profile_table
+    from kdlib.store import project_root
+
+    page = (project_root() / "docs" / "profiles.md").read_text()
+    assert page.endswith(profile_table() + "\n"), ("docs/profiles.md is out of step with kdlib/course/config.py: "
+                                                  "regenerate its table with kdlib.course.profile_table()")

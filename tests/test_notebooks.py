@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 from kdlib.course.config import SETTINGS, SPECIAL
-from kdlib.course.runner import check_overrides, declared_parameters, notebook_paths
+from kdlib.course.runner import (check_overrides, clean_notebook, declared_parameters, executed_as_written,
+                                 notebook_paths)
 from kdlib.store import project_root
 
 PATHS = notebook_paths()
@@ -52,7 +53,7 @@ def test_title_carries_the_notebooks_number(path):
 def test_notebook_is_clean_and_executed(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert set(nb.metadata) <= {"kernelspec", "language_info"}, "stray notebook metadata"
+    assert set(nb.metadata) <= {"kernelspec", "language_info", "kdlib"}, "stray notebook metadata"
     code = [c for c in nb.cells if c.cell_type == "code"]
     for cell in nb.cells:
         assert set(cell.metadata) <= {"tags", "jupyter"}, f"stray cell metadata: {cell.metadata}"
@@ -159,3 +160,28 @@ def test_a_number_typed_without_a_source_is_caught(tmp_path):
 def test_measured_numbers_are_found_and_years_and_notebooks_left_out():
     assert measured_numbers("1,314.7 against 1,478 errors, 11% fewer, 5% at most, in 2015, notebook 04, 7 seeds") == {
         "1314.7", "1478", "11", "5"}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_the_notebook_was_executed_as_it_is_written(path):
+    """An edit of the text or the code after execution leaves outputs (word counts, generated sentences, tables) that
+    no longer follow it: `make notebooks` executes it again."""
+    assert executed_as_written(path), f"{path.name} was edited after it was executed: run `make notebooks`"
+
+
+def test_an_edit_after_execution_is_caught(tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("The student scores 150.2."),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    nb.cells.insert(1, nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["injected-parameters"]}))
+    nbformat.write(nb, executed)
+    clean_notebook(executed, tmp_path / "clean.ipynb")
+    assert executed_as_written(tmp_path / "clean.ipynb")  # the injected cell is not the notebook's own
+    for edit in ("The student scores 151.0.", None):  # the text, then the code, edited after the run
+        nb = nbformat.read(tmp_path / "clean.ipynb", as_version=4)
+        if edit:
+            nb.cells[0].source = edit
+        else:
+            nb.cells[1].source = "x = 2"
+        nbformat.write(nb, tmp_path / "edited.ipynb")
+        assert not executed_as_written(tmp_path / "edited.ipynb")

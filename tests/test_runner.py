@@ -24,6 +24,7 @@ from kdlib.course.report import (budget_points, collect, compression_points, exp
                                  target_checks, target_rows, update_readme)
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
+from kdlib.noise import compare
 from kdlib.store import project_root
 
 
@@ -336,18 +337,20 @@ def test_seeds_of_a_model_are_summarised_by_mean_and_spread():
         over_seeds(rows + [row("GAN 1/8 other", "output", 0.125, 10, 1.0, 3)])
 
 
-def test_a_target_is_met_only_beyond_the_spread_over_three_seeds():
+def test_a_target_is_met_only_beyond_the_noise_over_three_seeds():
     def student(fds: tuple[float, ...], scratch_fds: tuple[float, ...]) -> list[EvaluationRow]:
         return ([row("GAN teacher", "teacher", 1.0, 100, 90.0)]
                 + [row("GAN 1/8 output", "output", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(fds)]
                 + [row("GAN 1/8 scratch", "scratch", 0.125, 10, fd, s, 20.0) for s, fd in enumerate(scratch_fds)])
     clear, = target_checks(student((100.0, 102.0, 104.0), (200.0, 210.0, 220.0)))
-    assert clear["versus_baseline"] == pytest.approx(102 / 210) and clear["gap_in_spreads"] == pytest.approx(108 / 10)
+    assert clear["versus_baseline"] == pytest.approx(102 / 210)
+    assert clear["test"] == compare([100.0, 102.0, 104.0], [200.0, 210.0, 220.0])  # the course's one rule
     assert clear["beyond_noise"] and clear["met"] and clear["speedup"] == 20.0
     noisy, = target_checks(student((100.0, 102.0, 104.0), (110.0, 200.0, 290.0)))  # same means' ratio, sd 90
-    assert noisy["versus_baseline"] == pytest.approx(102 / 200) and not noisy["beyond_noise"] and not noisy["met"]
+    assert noisy["versus_baseline"] == pytest.approx(102 / 200) and noisy["test"].p_value > 0.05
+    assert not noisy["beyond_noise"] and not noisy["met"]
     single, = target_checks(student((100.0,), (200.0,)))
-    assert single["seeds"] == 1 and single["gap_in_spreads"] is None and not single["met"]
+    assert single["seeds"] == 1 and single["test"].p_value is None and not single["met"]
     far_from_teacher, = target_checks(student((110.0, 112.5, 115.0), (300.0, 310.0, 320.0)))  # 1.25x the teacher's
     assert far_from_teacher["versus_teacher"] == pytest.approx(1.25) and far_from_teacher["beyond_noise"]
     assert not far_from_teacher["met"]  # issue 15's target: <= 1.2x the teacher's Fréchet distance
@@ -372,11 +375,13 @@ def test_a_student_is_held_against_the_better_baseline_and_on_the_second_ruler_w
     assert against_scratch["baseline"] == "scratch" and against_scratch["met"]
     assert [c["student"] for c in target_checks(rows((400.0, 410.0, 420.0)))] == ["GAN 1/8 output"]  # no baseline checked
     agree, = target_checks(rows((400.0, 410.0, 420.0), second=(10.0, 30.0)))  # both rulers: 11 against 31, sd 1
-    assert agree["versus_baseline_second"] == pytest.approx(11 / 31) and agree["gap_in_spreads_second"] == 20.0
+    assert agree["versus_baseline_second"] == pytest.approx(11 / 31) and agree["test_second"].beyond_noise
     assert agree["met"]
     disagree, = target_checks(rows((400.0, 410.0, 420.0), second=(30.0, 31.0)))  # the second ruler sees no lead
     assert disagree["versus_baseline_second"] == pytest.approx(31 / 32) and not disagree["beyond_noise"]
-    assert not disagree["met"] and target_rows([disagree])[0]["second ruler: FD / baseline's, gap / sd"] == "0.97x, 1.0"
+    second = compare([30.0, 31.0, 32.0], [31.0, 32.0, 33.0])  # within the noise: p = 0.29
+    assert not disagree["met"] and target_rows([disagree])[0]["second ruler: FD / baseline's (95% interval), p"] == \
+        f"{second.ratio_text()}, {second.p_value:.2g}"
 
 
 def test_the_speed_ratio_is_also_given_round_by_round():
@@ -492,8 +497,13 @@ def test_a_notebooks_study_time_is_its_words_and_its_measured_runs(tmp_path, mon
         '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "Some CPU", "device": "cpu"}},'
         ' "smoke": {"seconds": {"07_demo": 5}}}')
     monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
-    text = study_time("07_demo")  # 300 words of Markdown (code does not count) at 150 a minute
-    assert "about 2 min (300 words" in text and "1.5 min in `quick` on 2 cores of Some CPU," in text
+    text = study_time("07_demo")  # 300 words of Markdown (code does not count) at 60 a minute, no exercises
+    assert "about 5 min, estimated as 300 words of text at 60 a minute." in text
+    assert "1.5 min in `quick` on 2 cores of Some CPU," in text
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Exercises\n\n1. **One.** Do it.\n2. **Two.** Do it too."))
+    nbformat.write(nb, folder / "07_demo.ipynb")  # 311 words and two exercises: 5.3 + 20 minutes, to the nearest 5
+    assert "about 25 min, estimated as 311 words of text at 60 a minute and 2 exercises at 10 minutes each" in \
+        study_time("07_demo")
     assert "smoke" not in text and "full" not in text  # smoke's times mean nothing; full was not timed
     (folder / "timings.json").write_text(  # each profile's time beside the machine that measured it, in order
         '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "CPU B", "kernels": "AVX512"}},'

@@ -34,6 +34,7 @@ from kdlib.course.runner import select
 from kdlib.course.shipped import shipped_table
 from kdlib.course.sweep import SweepPoint, sweep_points
 from kdlib.evaluate import LABELS, SPEED_RANGE, speed_range
+from kdlib.noise import Difference, compare_summaries
 from kdlib.plots import quality_against
 from kdlib.tables import cell, markdown_table
 
@@ -48,7 +49,7 @@ SHIPPED_BLOCK = re.compile(r"<!-- kdlib shipped (?P<folder>[^>]*?) -->\n(?P<body
 
 TARGETS = {"gan": {"fewer_parameters": 10.0, "versus_teacher": 1.2, "versus_baseline": 0.6, "speedup": 10.0},
            "vae": {"fewer_parameters": 5.0, "versus_baseline": 0.8}}
-TARGET_SEEDS, TARGET_SPREADS = 3, 2.0  # a gap to a baseline counts when >= 3 seeds each and > 2 standard deviations
+TARGET_SEEDS = 3  # a lead over a baseline counts with >= 3 seeds each, beyond the noise (kdlib.noise)
 SPEEDUP_BY_ROUND = "images/s / teacher's, lowest to highest round"
 SPREAD_KEYS = ("frechet_distance", "frechet_distance_second", "precision", "recall", "density", "coverage", "fidelity",
                "images_per_second", "latency_ms", "training_seconds")  # the measures whose spread over seeds is reported
@@ -105,13 +106,13 @@ def is_baseline(family: str, objective: str) -> bool:
     return known is not None and known.baseline
 
 
-def _gap(model: OverSeeds, baseline: OverSeeds, key: str) -> float | None:
-    """The baseline's mean ``key`` minus the student's, in units of the larger of their standard deviations; None
-    without a spread (one seed) or a value (a ruler not measured)."""
+def _versus(model: OverSeeds, baseline: OverSeeds, key: str) -> Difference | None:
+    """The student against the baseline on ``key`` by the course's one rule (``kdlib.noise``: Welch's test over
+    seeds); None where either lacks a value (a ruler not measured)."""
     if getattr(model.mean, key) is None or getattr(baseline.mean, key) is None:
         return None
-    noise = max(model.spread[key], baseline.spread[key])
-    return (getattr(baseline.mean, key) - getattr(model.mean, key)) / noise if noise else None
+    return compare_summaries(getattr(model.mean, key), model.spread[key], max(len(model.seeds), 1),
+                             getattr(baseline.mean, key), baseline.spread[key], max(len(baseline.seeds), 1))
 
 
 def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
@@ -120,10 +121,9 @@ def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
     and width (``is_baseline``: scratch, and the pruning control where it ran).
 
     GAN: Fréchet distance <= 1.2x the teacher's and <= 0.6x the baseline's, >= 10x the teacher's images/s; VAE:
-    <= 0.8x the baseline's. For both, the gap to the baseline must also be beyond the noise: at least
-    ``TARGET_SEEDS`` seeds each, and the baseline's mean minus the student's above ``TARGET_SPREADS`` times the
-    larger of their standard deviations; where the rows hold a second ruler's distances
-    (``kdlib.evaluate.SecondRuler``), the ratio and the gap must hold on it too.
+    <= 0.8x the baseline's. For both, the lead over the baseline must also be beyond the noise: at least
+    ``TARGET_SEEDS`` seeds each, and Welch's test over them below p = 0.05 (``kdlib.noise``); where the rows hold a
+    second ruler's distances (``kdlib.evaluate.SecondRuler``), the ratio and the lead must hold on it too.
     """
     models = over_seeds(rows)
     checks = []
@@ -142,14 +142,14 @@ def target_checks(rows: list[EvaluationRow]) -> list[dict[str, Any]]:
                  "fewer_parameters": teacher.mean.parameters / row.parameters,
                  "versus_teacher": row.frechet_distance / teacher.mean.frechet_distance,
                  "versus_baseline": row.frechet_distance / baseline.mean.frechet_distance,
-                 "gap_in_spreads": _gap(model, baseline, "frechet_distance"),
+                 "test": _versus(model, baseline, "frechet_distance"),
                  "versus_baseline_second": row.frechet_distance_second / baseline.mean.frechet_distance_second
                  if second else None,
-                 "gap_in_spreads_second": _gap(model, baseline, "frechet_distance_second") if second else None,
+                 "test_second": _versus(model, baseline, "frechet_distance_second") if second else None,
                  "speedup": row.images_per_second / teacher.mean.images_per_second,
                  "speedup_by_round": round_ratios(row, teacher.mean)}
-        gaps = [check["gap_in_spreads"]] + ([check["gap_in_spreads_second"]] if second else [])
-        beyond_noise = check["seeds"] >= TARGET_SEEDS and all((gap or 0.0) > TARGET_SPREADS for gap in gaps)
+        tests = [check["test"]] + ([check["test_second"]] if second else [])
+        beyond_noise = check["seeds"] >= TARGET_SEEDS and all(t.beyond_noise and t.ratio < 1 for t in tests)
         within = all(check[key] <= limit if key.startswith("versus") else check[key] >= limit
                      for key, limit in target.items())
         if second:
@@ -173,16 +173,18 @@ def target_rows(checks: list[dict[str, Any]]) -> list[dict[str, str]]:
     """``target_checks``' results as table rows: the ratios rounded, "yes"/"no" for the target."""
     return [{"student": c["student"], "seeds": c["seeds"], "fewer parameters": f"{c['fewer_parameters']:.1f}x",
              "FD / teacher's": f"{c['versus_teacher']:.2f}x", "baseline": c["baseline"],
-             "FD / baseline's": f"{c['versus_baseline']:.2f}x",
-             "gap to baseline / larger sd": "-" if c["gap_in_spreads"] is None else f"{c['gap_in_spreads']:.1f}",
-             "second ruler: FD / baseline's, gap / sd": "-" if c["versus_baseline_second"] is None else
-             f"{c['versus_baseline_second']:.2f}x, " + ("-" if c["gap_in_spreads_second"] is None
-                                                       else f"{c['gap_in_spreads_second']:.1f}"),
+             "FD / baseline's (95% interval)": c["test"].ratio_text(), "Welch p": _p(c["test"]),
+             "second ruler: FD / baseline's (95% interval), p": "-" if c["test_second"] is None else
+             f"{c['test_second'].ratio_text()}, {_p(c['test_second'])}",
              "images/s / teacher's": f"{c['speedup']:.1f}x",
              SPEEDUP_BY_ROUND: "-" if c["speedup_by_round"] is None
              else f"{min(c['speedup_by_round']):.1f}x to {max(c['speedup_by_round']):.1f}x",
              "target met": "yes" if c["met"] else "no"}
             for c in checks]
+
+
+def _p(test: Difference) -> str:
+    return "-" if test.p_value is None else f"{test.p_value:.2g}"
 
 
 def targets_text() -> str:
@@ -193,8 +195,8 @@ def targets_text() -> str:
             f"{gan['versus_baseline']:g}x the better baseline's of its size (scratch, or the pruning control "
             f"prune_finetune where it ran), and >= {gan['speedup']:g}x the teacher's images/s; a VAE student with >= "
             f"{vae['fewer_parameters']:g}x fewer parameters has a Fréchet distance <= {vae['versus_baseline']:g}x the "
-            f"baseline's; for both, the gap to the baseline exceeds {TARGET_SPREADS:g} standard deviations (the larger "
-            f"of the two) over >= {TARGET_SEEDS} seeds each, on the second ruler too where it was measured. "
+            f"baseline's; for both, the lead over the baseline is beyond the noise (Welch's t-test over >= {TARGET_SEEDS} "
+            "seeds each, p < 0.05: kdlib.noise), on the second ruler too where it was measured. "
             "The speed is checked on the median images/s of the interleaved timing; the ratio in each of its rounds "
             f"(\"{SPEEDUP_BY_ROUND}\", \"-\" where the record lacks them) shows how far the machine's passing "
             "state moves it.")

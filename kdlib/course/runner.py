@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from kdlib.course.config import (PROFILES, SETTINGS, check, check_together, prof
                                  resolve_profile)
 from kdlib.course.folders import Ledger
 from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir
-from kdlib.course.edition import student_notebook
+from kdlib.course.edition import exercises, student_notebook
 from kdlib.progress import quiet
 from kdlib.store import project_root, write_json
 
@@ -300,18 +301,24 @@ def course_table() -> str:
                               if machines else "")
 
 
-WORDS_PER_MINUTE = 150  # a careful reading of technical text; the math and the exercises take longer
+# A study pace, not a reading speed: a first-year graduate student working through text with mathematics, checking
+# each step (a lecturer's rule of thumb, not a measurement), and a sitting per exercise.
+STUDY_WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 60, 10
 
 
 def study_time(notebook: str) -> str:
-    """What a notebook asks of a student's time, measured: reading its text (its Markdown words at
-    ``WORDS_PER_MINUTE``), and running it in each timed profile (``notebooks/timings.json``, written by
-    ``python -m kdlib run --record-timings``), on the machine that timed it."""
+    """What a notebook asks of a student's time: studying its text (its Markdown words at ``STUDY_WORDS_PER_MINUTE``)
+    and its exercises (``MINUTES_PER_EXERCISE`` each), an estimate that says how it is made; and running it in each
+    timed profile (``notebooks/timings.json``, written by ``python -m kdlib run --record-timings``), measured, on the
+    machine that timed it."""
     path = notebooks_dir() / f"{notebook}.ipynb"
     if not path.is_file():
         raise ValueError(f"no notebook {notebook!r} in {notebooks_dir()}; known: {[p.stem for p in notebook_paths()]}")
-    words = sum(len(cell.source.split()) for cell in nbformat.read(path, as_version=4).cells
-                if cell.cell_type == "markdown")
+    nb = nbformat.read(path, as_version=4)
+    words = sum(len(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
+    heading = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    count = exercises(nb, path.name) if heading else 0
+    minutes = words / STUDY_WORDS_PER_MINUTE + count * MINUTES_PER_EXERCISE
     timings = recorded_timings()
     runs = []
     for profile in (p for p in PROFILES if p != "smoke"):  # smoke's numbers mean nothing to a student
@@ -320,8 +327,9 @@ def study_time(notebook: str) -> str:
             runs.append(f"{seconds / 60:.1f} min in `{profile}` on {machine_phrase(timings[profile].get('machine', {}))}")
     running = (f"{' and '.join(runs)}, measured by `python -m kdlib run --record-timings`" if runs
                else "not timed yet")
-    return (f"**Time.** Reading: about {words / WORDS_PER_MINUTE:.0f} min ({words:,} words of text at "
-            f"{WORDS_PER_MINUTE} a minute; the math and the exercises take longer). Running: {running}.")
+    return (f"**Time.** Studying: about {5 * round(minutes / 5):.0f} min, estimated as {words:,} words of text at "
+            f"{STUDY_WORDS_PER_MINUTE} a minute" + (f" and {count} exercises at {MINUTES_PER_EXERCISE} minutes each"
+                                                     if count else "") + f". Running: {running}.")
 
 
 def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> list[Path]:
@@ -351,12 +359,29 @@ def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> lis
     return prepared
 
 
+def source_digest(nb: nbformat.NotebookNode) -> str:
+    """The SHA-256 of a notebook's cells as written, before running: each cell's type and source, in order (papermill's
+    injected parameters left out). ``clean_notebook`` records it when the notebook is executed for committing, so that
+    an edit made afterwards, which the outputs no longer follow, is caught (``executed_as_written``)."""
+    cells = [[c.cell_type, c.source] for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def executed_as_written(path: Path) -> bool:
+    """Whether the notebook at ``path`` holds the outputs of its cells as they are written now: the digest recorded at
+    its execution is its cells' digest today."""
+    nb = nbformat.read(path, as_version=4)
+    return nb.metadata.get("kdlib", {}).get("executed_source_sha256") == source_digest(nb)
+
+
 def clean_notebook(source: Path, target: Path) -> None:
-    """Write ``source`` to ``target`` without papermill's injected cell and metadata."""
+    """Write ``source`` to ``target`` without papermill's injected cell and metadata, with the digest of the cells
+    it executed (``source_digest``)."""
     nb = nbformat.read(source, as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nb.metadata = nbformat.NotebookNode({k: v for k, v in nb.metadata.items()
                                          if k in ("kernelspec", "language_info")})
+    nb.metadata["kdlib"] = {"executed_source_sha256": source_digest(nb)}
     count = 0
     for cell in nb.cells:
         cell.metadata = nbformat.NotebookNode({k: v for k, v in cell.metadata.items()
