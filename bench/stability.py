@@ -68,6 +68,13 @@ class Case:
     factor: float = 1.0  # the rate is the profile's times this: 1, or above 1 to check the margin
 
     @property
+    def title(self) -> str:
+        """The student in words, as the table shows it: "GAN distilled: output + adversarial", "classifier labels"."""
+        if self.kind in ("gan", "vae"):
+            return f"{self.kind.upper()} {OBJECTIVES[self.kind][self.student].title}"
+        return f"{self.kind} {self.student}"
+
+    @property
     def label(self) -> str:
         width = "" if self.width is None else f" {self.width:g}"
         return f"{self.profile} {self.kind}{width} {self.student} {self.rate:g}" + (
@@ -238,8 +245,7 @@ def table(runs: list[Run]) -> list[dict]:
     for case in sorted({run.case for run in runs}, key=order):
         mine = [run for run in runs if run.case == case]
         diverged = [run for run in mine if not run.finished]
-        rows.append({"profile": case.profile, "student": f"{case.kind.upper() if case.kind in ('gan', 'vae') else case.kind}"
-                     f" {case.student}", "width": "" if case.width is None else f"{case.width:g}",
+        rows.append({"profile": case.profile, "student": case.title, "width": "" if case.width is None else f"{case.width:g}",
                      "learning rate": f"{case.rate:g}" + (f" (x{case.factor:g})" if case.factor != 1 else ""),
                      "budget": case.budget,
                      "seeds": len({run.seed for run in mine}), "threads": " ".join(sorted({str(r.threads) for r in mine})),
