@@ -51,9 +51,9 @@ class Difference:
         return self.p_value is not None and self.p_value < ALPHA
 
     def verdict(self) -> str:
-        """"beyond the noise", "within the noise" or "one run: not tested"."""
+        """"beyond the noise", "within the noise", "one run: not tested" or "no spread: not tested"."""
         if self.p_value is None:
-            return "one run: not tested"
+            return "one run: not tested" if min(self.seeds_a, self.seeds_b) < 2 else "no spread: not tested"
         return "beyond the noise" if self.beyond_noise else "within the noise"
 
     def ratio_text(self, digits: int = 2) -> str:
@@ -119,3 +119,29 @@ def compare_summaries(mean_a: float, sd_a: float, seeds_a: int, mean_b: float, s
         ratio_low, ratio_high = float(mean_a / mean_b * math.exp(-spread)), float(mean_a / mean_b * math.exp(spread))
     return Difference(mean_a, mean_b, seeds_a, seeds_b, float(mean_a - mean_b - quantile * error),
                       float(mean_a - mean_b + quantile * error), ratio_low, ratio_high, float(p_value))
+
+
+def against_value(scores: Sequence[float], value: float) -> Difference:
+    """Model A's scores over seeds against one fixed number: a model measured once, whose score does not come from
+    seeds (a teacher, sampled with one fixed seed). The test is Welch's with the other side's spread set to 0, which
+    is the one-sample t-test; the number's own sampling noise is left out, so read a close call with care."""
+    a = [float(x) for x in scores]
+    if not a or not all(math.isfinite(x) for x in a + [float(value)]):
+        raise ValueError(f"need at least one finite score and a finite value, got {a} and {value}")
+    mean = statistics.fmean(a)
+    if len(a) < 2:
+        return Difference(mean, float(value), len(a), 1, None, None, None, None, None)
+    sd = statistics.stdev(a)
+    if sd == 0:
+        raise ValueError(f"the scores {a} have no spread at all: the test is undefined (compare them by hand)")
+    from scipy import stats  # here, not at the top: as in compare_summaries
+
+    error, freedom = sd / math.sqrt(len(a)), len(a) - 1
+    quantile = stats.t.ppf(1 - ALPHA / 2, freedom)
+    p_value = 2 * stats.t.sf(abs((mean - value) / error), freedom)
+    ratio_low = ratio_high = None
+    if mean > 0 and value > 0:  # the log ratio's standard error (delta method), the value taken as exact
+        spread = quantile * error / mean
+        ratio_low, ratio_high = mean / value * math.exp(-spread), mean / value * math.exp(spread)
+    return Difference(mean, float(value), len(a), 1, float(mean - value - quantile * error),
+                      float(mean - value + quantile * error), ratio_low, ratio_high, float(p_value))

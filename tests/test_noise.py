@@ -9,7 +9,7 @@ from scipy import stats
 
 import statistics
 
-from kdlib.noise import compare, compare_summaries, welch
+from kdlib.noise import against_value, compare, compare_summaries, welch
 
 
 def test_welch_by_hand():
@@ -61,3 +61,18 @@ def test_summaries_give_the_same_comparison_as_the_scores():
                              4) == compare(a, b)
     with pytest.raises(ValueError, match="standard deviations >= 0"):
         compare_summaries(1.0, -1.0, 3, 2.0, 1.0, 3)
+
+
+def test_scores_against_one_fixed_value_are_scipys_one_sample_test():
+    scores, value = [89.4, 91.0, 87.7], 95.0
+    result = against_value(scores, value)
+    expected = stats.ttest_1samp(scores, value)
+    assert result.p_value == pytest.approx(expected.pvalue) and result.verdict() == "beyond the noise"
+    mean, error = statistics.fmean(scores), statistics.stdev(scores) / math.sqrt(3)
+    half = stats.t.ppf(0.975, 2) * error  # the difference's interval, by hand
+    assert (result.low, result.high) == pytest.approx((mean - value - half, mean - value + half))
+    assert result.ratio_low < result.ratio < result.ratio_high
+    assert against_value([80.0, 110.0, 95.0], 95.0).verdict() == "within the noise"
+    assert against_value([90.0], 95.0).verdict() == "one run: not tested"
+    with pytest.raises(ValueError, match="no spread"):
+        against_value([90.0, 90.0], 95.0)

@@ -111,6 +111,9 @@ def _versus(model: OverSeeds, baseline: OverSeeds, key: str) -> Difference | Non
     seeds); None where either lacks a value (a ruler not measured)."""
     if getattr(model.mean, key) is None or getattr(baseline.mean, key) is None:
         return None
+    if model.spread[key] == 0 and baseline.spread[key] == 0:  # scores that never vary: no test, and no finding
+        return Difference(getattr(model.mean, key), getattr(baseline.mean, key), len(model.seeds), len(baseline.seeds),
+                          None, None, None, None, None)
     return compare_summaries(getattr(model.mean, key), model.spread[key], max(len(model.seeds), 1),
                              getattr(baseline.mean, key), baseline.spread[key], max(len(baseline.seeds), 1))
 
