@@ -496,8 +496,8 @@ class Student:
     init: str = "random"
 
     STARTS: ClassVar[dict[str, tuple[str, str | None]]] = {  # init -> (its mark in the name, pruned_generator's keep)
-        "random": ("", None), "teacher": (" (cut from teacher)", "important"),
-        "teacher-random-channels": (" (cut from teacher, random channels)", "random")}
+        "random": ("", None), "teacher": (", cut from the teacher", "important"),
+        "teacher-random-channels": (", cut from the teacher, random channels", "random")}
     INITS: ClassVar[tuple[str, ...]] = tuple(STARTS)
 
     def __post_init__(self) -> None:
@@ -525,11 +525,11 @@ class Student:
 
     @property
     def name(self) -> str:
-        """E.g. "GAN 1/8 output_adversarial", "GAN 0.12 sub-pixel output" (the width as 1/n where it is one),
-        "GAN 0.12 sub-pixel output (cut from teacher)"."""
-        layer = " sub-pixel" if self.upsampling == "subpixel" else ""
+        """The student in words, for tables and figures: its objective's title, family, width (as 1/n where it is one)
+        and start, e.g. "distilled: output + adversarial (GAN, width 0.12, cut from the teacher)", "scratch (VAE,
+        width 1/4)". The upsampling layer is left out: every student of a run upsamples alike."""
         start = self.STARTS[self.init][0]
-        return f"{self.family.upper()} {width_label(self.width)}{layer} {self.objective.name}{start}"
+        return f"{self.objective.title} ({self.family.upper()}, width {width_label(self.width)}{start})"
 
     def settings(self) -> dict[str, Any]:
         """What defines the student: family, objective and its settings, width, upsampling (and ``init`` when it is

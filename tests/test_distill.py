@@ -132,13 +132,13 @@ def test_an_annealed_scratch_baseline_takes_both_players_to_zero_like_the_distil
 
 
 def test_student_names_and_bad_students():
-    assert Student(OutputAdversarial(), 0.125).name == "GAN 1/8 output_adversarial"
-    assert Student(VAEScratch(), 0.25).name == "VAE 1/4 scratch" and Student(VAEScratch(), 0.25).family == "vae"
+    assert Student(OutputAdversarial(), 0.125).name == "distilled: output + adversarial (GAN, width 1/8)"
+    assert Student(VAEScratch(), 0.25).name == "scratch (VAE, width 1/4)" and Student(VAEScratch(), 0.25).family == "vae"
     assert Student(OutputFeatures(weight=2.0), 0.5).settings() == {
         "family": "gan", "objective": "output_features", "width": 0.5, "upsampling": "transposed",
         "learning_rate": 3e-3, "weight": 2.0}
     sub_pixel = Student(OutputDistillation(), 0.12, "subpixel")
-    assert sub_pixel.name == "GAN 0.12 sub-pixel output" and sub_pixel.settings()["upsampling"] == "subpixel"
+    assert sub_pixel.name == "distilled: output (GAN, width 0.12)" and sub_pixel.settings()["upsampling"] == "subpixel"
     assert isinstance(sub_pixel.build(8).net[-2], nn.PixelShuffle)
     with pytest.raises(ValueError, match="is for GAN generators"):
         Student(VAEScratch(), 0.25, "subpixel")

@@ -93,14 +93,14 @@ def test_bad_cuts_are_refused():
 def test_students_cut_from_the_teacher(tmp_path):
     teacher = teacher_with_structure()
     student = Student(OutputDistillation(1e-3), 0.12, "subpixel", init="teacher")
-    assert student.name == "GAN 0.12 sub-pixel output (cut from teacher)"
+    assert student.name == "distilled: output (GAN, width 0.12, cut from the teacher)"
     assert student.settings()["init"] == "teacher" and "init" not in Student(OutputDistillation(), 0.12).settings()
     with pytest.raises(ValueError, match="pass the teacher"):
         student.build(8)
     with pytest.raises(ValueError, match="the scratch baseline never sees the teacher"):
         Student(GANScratch(), 0.12, init="teacher")
     assert Student(OutputDistillation(), 0.12, init="teacher-random-channels").name == (
-        "GAN 0.12 output (cut from teacher, random channels)")
+        "distilled: output (GAN, width 0.12, cut from the teacher, random channels)")
     with pytest.raises(ValueError, match="init='teacher' is for distilled GAN students"):
         Student(VAEDistillation(), 0.25, init="teacher")
     with pytest.raises(ValueError, match="init must be one of"):
@@ -122,7 +122,7 @@ def test_prune_finetune_is_the_scratch_loss_from_the_distilled_students_cut_star
     with pytest.raises(ValueError, match="prune_finetune student starts cut from the teacher: give init='teacher'"):
         Student(PruneFinetune(), 0.12)
     control = Student(PruneFinetune(1e-3, discriminator_width=0.25), 0.12, "subpixel", init="teacher")
-    assert control.name == "GAN 0.12 sub-pixel prune_finetune (cut from teacher)"
+    assert control.name == "prune + fine-tune (GAN, width 0.12, cut from the teacher)"
     images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(4), dtype=torch.uint8)
     model, trained = train_student(control, teacher, images, torch.zeros(64), 1, 32, 0, tmp_path)
     distilled = train_student(Student(OutputDistillation(1e-3), 0.12, "subpixel", init="teacher"), teacher, images,

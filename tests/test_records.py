@@ -237,10 +237,10 @@ def test_student_records_say_what_they_learned_from(tmp_path, make_run):
     assert record == next(s for s in students if s.objective == "output_adversarial")
     assert record.teacher == Teacher.load(run, family="gan").checkpoint and record.steps == 4
     assert record.settings["weight"] == 0.01 and record.settings["teacher"] == record.teacher.sha256
-    assert dataclasses.asdict(record)["name"] == "GAN 1/4 output_adversarial"
+    assert dataclasses.asdict(record)["name"] == "distilled: output + adversarial (GAN, width 1/4)"
     assert record.model(run).upsampling == "transposed"
     sub_pixel = StudentRecord.load(run, family="gan", objective="output", width=0.25, seed=0)
-    assert sub_pixel.name == "GAN 1/4 sub-pixel output" and sub_pixel.model(run).upsampling == "subpixel"
+    assert sub_pixel.name == "distilled: output (GAN, width 1/4)" and sub_pixel.model(run).upsampling == "subpixel"
     # A record from before students had a choice of upsampling: the teacher's, the only one there was.
     older = dataclasses.replace(record, settings={k: v for k, v in record.settings.items() if k != "upsampling"})
     assert older.model(run).upsampling == "transposed"

@@ -346,7 +346,7 @@ class StudentRecord(Record):
 
     @property
     def label(self) -> str:
-        """The student's name and seed, e.g. "GAN 1/4 output (seed 1)": unique among a run's students."""
+        """The student's name and seed, e.g. "distilled: output (GAN, width 1/4) (seed 1)": unique among a run's students."""
         return f"{self.name} (seed {self.seed})"
 
     def model(self, run: RunDir, device: torch.device | str = "cpu") -> nn.Module:
