@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,7 +16,8 @@ from kdlib.course.runner import (check_overrides, clean_notebook, declared_param
 from kdlib.store import project_root
 
 PATHS = notebook_paths()
-QUOTED: dict[str, set[str]] = {}  # per notebook, numbers its text quotes from a paper rather than measures
+QUOTED: dict[str, set[str]] = {  # per notebook, numbers its text quotes (a version, a rule, a journal) rather than measures
+    "00_overview": {"4.1", "95", "0.25"}, "07_when_distillation_pays": {"95", "34"}}
 DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.])")
 # A measured number as the text may type it: a decimal, a whole number of two digits or more (thousands with commas), or
 # a percentage of any size. Not a year (1900 to 2099 without a comma) or a number with a leading zero ("notebook 04").
@@ -102,12 +105,52 @@ def _decimals(value: str) -> set[str]:
     return {f"{number:.{digits}f}" for digits in range(4)}
 
 
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")  # a Markdown link's target, without its anchor
+
+
+def linked_numbers(cell_source: str, notebook: Path) -> set[str]:
+    """The numbers of every file (Markdown or CSV, in the repository) a Markdown cell links to: where a sentence that
+    cites a result may take its number from."""
+    found = set()
+    for target in LINK.findall(cell_source):
+        path = (notebook.parent / target).resolve()
+        if not path.is_file() or path.suffix not in (".md", ".csv"):
+            continue
+        text = path.read_text()
+        found |= measured_numbers(text)
+        if path.suffix == ".csv":
+            found |= {shown for row in csv.reader(io.StringIO(text)) for value in row for shown in _decimals(value)}
+    return found
+
+
+LESSON_PAGES = sorted((project_root() / "docs" / "lessons").glob("*.md"))  # topics the lessons moved out
+
+
+@pytest.mark.parametrize("page", LESSON_PAGES, ids=lambda p: p.name)
+def test_every_number_on_a_lesson_page_comes_from_what_it_links_to(page):
+    """A page a lesson moved out may type a number only from what it links to: the outputs of a linked notebook,
+    or a linked results page or CSV. It must also link back to a lesson."""
+    text = page.read_text()
+    found = linked_numbers(text, page)
+    notebooks = [(page.parent / target).resolve() for target in LINK.findall(text)]
+    notebooks = [path for path in notebooks if path.suffix == ".ipynb" and path.is_file()]
+    assert notebooks, f"{page.name} links to no lesson: link the notebook it belongs to"
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                found |= measured_numbers("".join(data.get("text/markdown", "")) + "".join(data.get("text/plain", ""))
+                                          + output.get("text", ""))
+    adrift = sorted(measured_numbers(NOT_PROSE.sub(" ", text)) - found)
+    assert not adrift, f"{page.name}: numbers that neither a linked notebook's outputs nor a linked file hold: {adrift}"
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path):
     """A number typed in a Markdown cell (a decimal, a whole number of two digits or more, or a percentage; outside
-    math, code, links, years and section numbers) must appear in the notebook's own outputs or in a result committed
-    under docs/results/: re-running a bench or a cell that changes it makes this test name the sentence that has
-    drifted."""
+    math, code, links, years and section numbers) must appear in the notebook's own outputs, or in a file under the
+    repository that the same cell links to (a results page or CSV): re-running a bench or a cell that changes it
+    makes this test name the sentence that has drifted."""
     nb = nbformat.read(path, as_version=4)
     outputs = set()
     for cell in nb.cells:
@@ -115,15 +158,12 @@ def test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_resu
             data = output.get("data", {})
             text = "".join(data.get("text/markdown", "")) + data.get("text/plain", "") + output.get("text", "")
             outputs |= measured_numbers(text)
-    results = set()
-    for table in (project_root() / "docs" / "results").rglob("*.csv"):
-        with open(table, newline="") as file:
-            results |= {shown for row in csv.reader(file) for value in row for shown in _decimals(value)}
     adrift = []
     for cell in (c for c in nb.cells if c.cell_type == "markdown"):
-        adrift += [number for number in sorted(measured_numbers(NOT_PROSE.sub(" ", cell.source)))
-                   if number not in outputs and number not in results and number not in QUOTED.get(path.stem, set())]
-    assert not adrift, f"{path.name}: numbers typed in its text that no cell output or committed result holds: {adrift}"
+        typed = measured_numbers(NOT_PROSE.sub(" ", cell.source)) - outputs - QUOTED.get(path.stem, set())
+        adrift += sorted(typed - linked_numbers(cell.source, path)) if typed else []
+    assert not adrift, (f"{path.name}: numbers typed in its text that neither a cell output nor a file the same cell "
+                        f"links to holds: {adrift}")
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
@@ -155,6 +195,14 @@ def test_a_number_typed_without_a_source_is_caught(tmp_path):
     # the heading, the year, the math, the code, the section, the notebook and the number in the output are not adrift
     with pytest.raises(AssertionError, match=r"\['12.3456', '4321', '9876.54'\]"):
         test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path)
+    (tmp_path / "result.csv").write_text("student,errors\nA,\"4,321\"\n")  # a result file that holds 4,321
+    drifted.cells[0].source = "The student made 4,321 errors."
+    nbformat.write(drifted, path)
+    with pytest.raises(AssertionError, match=r"\['4321'\]"):  # any file anywhere holding the number is not enough
+        test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path)
+    drifted.cells[0].source = "The student made 4,321 errors ([the results](result.csv))."
+    nbformat.write(drifted, path)
+    test_every_measured_number_in_the_text_comes_from_a_cell_or_a_committed_result(path)  # the cell links its source
 
 
 def test_measured_numbers_are_found_and_years_and_notebooks_left_out():
@@ -185,3 +233,59 @@ def test_an_edit_after_execution_is_caught(tmp_path):
             nb.cells[1].source = "x = 2"
         nbformat.write(nb, tmp_path / "edited.ipynb")
         assert not executed_as_written(tmp_path / "edited.ipynb")
+
+
+# Sentence length over a lesson's prose: Markdown cells less code, math, tables, headings, images and links' targets.
+MEAN_WORDS, LONG_WORDS, LONG_SHARE = 17, 30, 1 / 20
+
+
+def prose_of(markdown: str) -> str:
+    """The sentences of a Markdown cell as a reader reads them: code, math and tables out, links' text kept; a list
+    item or a blank line ends a sentence."""
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", " MATH ", text, flags=re.S)
+    text = re.sub(r"\$[^$\n]+\$", "MATH", text)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"`[^`]*`", "CODE", text)
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith(("|", "#", "<"))]
+    return " ".join(re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "\n", line) if line.strip() else "\n" for line in lines)
+
+
+def sentence_lengths(nb: nbformat.NotebookNode) -> list[int]:
+    """The number of words in each sentence (of three words or more) of the notebook's Markdown prose."""
+    text = " ".join(prose_of(cell.source) for cell in nb.cells if cell.cell_type == "markdown")
+    parts = [part for chunk in text.split("\n") for part in re.split(r"(?<=[.!?])\s+(?=[A-Z*_(\"'0-9])", chunk)]
+    return [len(part.split()) for part in parts if len(part.split()) >= 3]
+
+
+def too_long(lengths: list[int]) -> str | None:
+    """Why the prose breaks the limits (a mean of at most 17 words a sentence, at most 1 in 20 over 30), or None."""
+    mean, share = sum(lengths) / len(lengths), sum(n > LONG_WORDS for n in lengths) / len(lengths)
+    if mean > MEAN_WORDS or share > LONG_SHARE:
+        return f"sentences average {mean:.1f} words (at most {MEAN_WORDS}), {share:.0%} run past {LONG_WORDS} (at most 5%)"
+    return None
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_a_student_can_follow_the_sentences(path):
+    problem = too_long(sentence_lengths(nbformat.read(path, as_version=4)))
+    assert problem is None, f"{path.name}: {problem}; write shorter sentences, or cut a topic to docs/"
+
+
+@pytest.mark.parametrize("page", LESSON_PAGES, ids=lambda p: p.name)
+def test_a_student_can_follow_the_pages_the_lessons_moved_out(page):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(page.read_text())])
+    problem = too_long(sentence_lengths(nb))
+    assert problem is None, f"{page.name}: {problem}; write shorter sentences"
+
+
+def test_long_chained_sentences_are_caught():
+    short = "The student learns from the teacher. It trains for one epoch. Its samples look real."
+    chained = ("The student, which starts as the teacher cut to a tenth of its channels, learns from the teacher's "
+               "images for the same latents: a regression whose target moves as the generator's batch norm does, "
+               "weighted against an adversarial term whose critic sees the real images; and so on for every step.")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(short + " $$x = y + z$$ `a.b(c)`\n\n| a | b |\n|---|---|")])
+    assert sentence_lengths(nb) == [6, 5, 4] and too_long(sentence_lengths(nb)) is None
+    nb.cells.append(nbformat.v4.new_markdown_cell(chained))
+    assert "run past 30" in too_long(sentence_lengths(nb))

@@ -156,10 +156,15 @@ def stage(source: Path) -> list[Path]:
     guides = sorted((ROOT / "docs").glob("*.md"))  # the architecture notes, running sweeps on a cluster
     for guide in guides:
         shutil.copy2(guide, source / "docs" / guide.name)
+    lessons = sorted((ROOT / "docs" / "lessons").glob("*.md"))  # topics a lesson moved out, each linked from it
+    (source / "docs" / "lessons").mkdir(parents=True, exist_ok=True)
+    for page in lessons:
+        shutil.copy2(page, source / "docs" / "lessons" / page.name)
     for settings in CONF.parent.glob("*.py"):  # conf.py and its local extension
         shutil.copy2(settings, source / settings.name)
     shutil.copytree(CONF.parent / "_static", source / "_static")
-    pages = [f"notebooks/{p.stem}" for p in notebooks] + [f"docs/{guide.stem}" for guide in guides] + \
+    pages = [f"notebooks/{p.stem}" for p in notebooks] + [f"docs/lessons/{page.stem}" for page in lessons] + \
+        [f"docs/{guide.stem}" for guide in guides] + \
         [f"docs/results/{page.stem}" for page in sorted((ROOT / "docs" / "results").glob("*.md"))]
     (source / "index.md").write_text(home_page((ROOT / "README.md").read_text(), pages))
     for asset in ASSETS:
