@@ -55,8 +55,15 @@ notebooks: data
 	$(PY) -m kdlib run --profile quick --run-dir runs/notebooks-quick --update-notebooks --record-timings
 	$(PY) -m kdlib run --profile quick --run-dir runs/notebooks-quick --update-notebooks  # again, loading the checkpoints: every notebook's Time line shows the new timings
 
-bench: data
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+# Every kept bench script at its defaults, after the quick chain it reads (runs/quick): each writes under runs/, never
+# over a committed result (those commands pass --out docs/results/...). Hours on 2 CPU cores: the stability grid
+# alone trains 440 students. Scripts whose question is answered left bench/: docs/results/experiments.md.
+bench: run
+	$(PY) bench/students.py
+	$(PY) bench/diffusion_distillation.py --part targets
+	$(PY) bench/stability.py
+	$(PY) bench/student_tuning.py
+	$(PY) bench/diffusion_distillation.py --part tuning
 
 # The course website from the committed notebooks (not executed), the README and docs/, into build/site/html
 # (or SITE=DIR/html). MathJax and mermaid come from the npm registry on the first build (cached in

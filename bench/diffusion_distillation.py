@@ -14,14 +14,14 @@ in parts (``--rates``) and the CSVs joined. Scored, like bench/student_tuning.py
 10,000 training images* (held out from nothing the students see, since they train on codes and the teacher's
 samples, but not the test set on which the course reports).
 
-Both score Fréchet distances of ``--samples`` images on the shipped ruler, and write a CSV under
-``docs/results/diffusion/``.
+Both score Fréchet distances of ``--samples`` images on the shipped ruler, and write a CSV under ``--out``
+(default ``runs/diffusion-distillation``; the committed tables: ``--out docs/results/diffusion``).
 
 ``--part targets``: the targets of the course, read from a run folder's notebook-05 record
 (``records/diffusion.json``): each student at one and four steps against the teacher at 32, and against the
 teacher's own sampler at the same step count, beyond two standard deviations over seeds; and the speed-up.
 
-Run: ``python bench/diffusion_distillation.py --part teacher|tuning|targets [--run-dir runs/notebooks-quick]``
+Run: ``python bench/diffusion_distillation.py --part teacher|tuning|targets [--run-dir runs/quick] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ QUICK = profile_values("quick")
 
 DATASET = "fashion-mnist"
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-OUT = project_root() / "docs" / "results" / "diffusion"
 
 
 def held_out_scorer(samples: int):
@@ -66,17 +65,17 @@ def held_out_scorer(samples: int):
     return score
 
 
-def write(name: str, rows: list[dict]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / name, "w", newline="") as handle:
+def write(out: Path, name: str, rows: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / name, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     print(markdown_table(rows))
-    print(f"wrote {(OUT / name).relative_to(project_root())}")
+    print(f"wrote {out / name}")
 
 
-def teacher_part(samples: int, work: Path) -> None:
+def teacher_part(samples: int, work: Path, out: Path) -> None:
     vae, _ = load_shipped(f"vae-{DATASET}")
     codes, standardiser = flow_space(vae, DATASET)
     settings = RECIPES[f"flow-{DATASET}"].settings
@@ -95,10 +94,10 @@ def teacher_part(samples: int, work: Path) -> None:
         floor = round(score(torch.sigmoid(vae.decode(standardiser.inverse(codes[:samples]))) * 2 - 1), 1)
     rows.append({"training steps": "decoder's floor (real codes decoded)",
                  **{f"FD at {n} Euler steps": floor for n in (8, 32, 128)}})
-    write("teacher.csv", rows)
+    write(out, "teacher.csv", rows)
 
 
-def tuning_part(samples: int, work: Path, rates: list[float]) -> None:
+def tuning_part(samples: int, work: Path, rates: list[float], out: Path) -> None:
     vae, _ = load_shipped(f"vae-{DATASET}")
     codes, standardiser = flow_space(vae, DATASET)
     teacher, manifest = load_shipped(f"flow-{DATASET}")
@@ -121,7 +120,7 @@ def tuning_part(samples: int, work: Path, rates: list[float]) -> None:
                          "Fréchet distance (held out)": round(score(LatentGenerator(model, vae, standardiser, n,
                                                                                     kind)), 1)})
             print(rows[-1], flush=True)
-    write("tuning.csv", rows)
+    write(out, "tuning.csv", rows)
     for name in dict.fromkeys(r["student"] for r in rows):
         mine = [r for r in rows if r["student"] == name]
         best = min(mine, key=lambda r: r["Fréchet distance (held out)"])
@@ -158,7 +157,12 @@ def main() -> None:
     parser.add_argument("--part", choices=("teacher", "tuning", "targets"), default="targets")
     parser.add_argument("--samples", type=int, default=5_000)
     parser.add_argument("--rates", type=float, nargs="+", default=list(RATES))
-    parser.add_argument("--run-dir", type=Path, default=project_root() / "runs" / "notebooks-quick")
+    parser.add_argument("--run-dir", type=Path, default=project_root() / "runs" / "quick",
+                        help="the run folder whose notebook 05 record --part targets reads (default runs/quick, what "
+                             "make run writes)")
+    parser.add_argument("--out", type=Path, default=project_root() / "runs" / "diffusion-distillation",
+                        help="where the tables go (default runs/diffusion-distillation; the committed ones: --out "
+                             "docs/results/diffusion)")
     parser.add_argument("--work", type=Path, default=None, help="checkpoints (default: a temporary folder)")
     args = parser.parse_args()
     if args.part == "targets":
@@ -166,7 +170,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work or Path(temporary)
-        (teacher_part(args.samples, work) if args.part == "teacher" else tuning_part(args.samples, work, args.rates))
+        (teacher_part(args.samples, work, args.out) if args.part == "teacher"
+         else tuning_part(args.samples, work, args.rates, args.out))
 
 
 if __name__ == "__main__":

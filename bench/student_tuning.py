@@ -17,7 +17,7 @@ Both train on the first 50,000 training images, and score each configuration by 
 samples to the *last 10,000 training images*, held out from training, on the shipped ruler: the test set, on which
 the course reports, plays no part in the choice. A diverged run (NaN loss) is reported as such.
 
-Writes ``docs/results/student-tuning/tuning[-vae].csv`` and ``.png`` (one panel per objective) and prints, per
+Writes ``OUT/tuning[-vae].csv`` (``--out``, default ``runs/student-tuning``; the committed tables: ``--out docs/results/student-tuning``) and ``.png`` (one panel per objective) and prints, per
 objective, the best configuration and whether it lies at an edge of the grid.
 
 ``--width W`` searches students of another width (the `full` profile's 0.25 and 0.5) and writes
@@ -142,7 +142,9 @@ def main() -> None:
     parser.add_argument("--kl-weights", type=float, nargs="+", default=list(KL_WEIGHTS),
                         help="the scratch VAE's KL weights beta (--family vae)")
     parser.add_argument("--device", default="cpu", help="where the students train (cpu | cuda)")
-    parser.add_argument("--out", type=Path, default=project_root() / "docs" / "results" / "student-tuning")
+    parser.add_argument("--out", type=Path, default=project_root() / "runs" / "student-tuning",
+                        help="where the tables and figures go (default runs/student-tuning; the committed ones: "
+                             "--out docs/results/student-tuning)")
     args = parser.parse_args()
     if args.init != "random" and args.family != "gan":
         parser.error(f"--init {args.init} is for the GAN students")

@@ -4,7 +4,7 @@ Nothing is trained: with the settings notebook 06 recorded (its ruler, its teach
 run's, the student widths and seeds), the teachers and every student of every seed (notebook 04) are loaded
 through their records, measured again, and compared with the rows of the run's evaluation record.
 
-Run: ``python bench/students.py [--run-dir runs/notebooks-quick]``
+Run: ``python bench/students.py [--run-dir runs/quick]`` (the folder ``make run`` writes)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kdlib.store import project_root
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", default=str(project_root() / "runs" / "notebooks-quick"),
+    parser.add_argument("--run-dir", default=str(project_root() / "runs" / "quick"),
                         help="a run folder where notebooks 04 and 06 ran (default: runs/notebooks-quick)")
     args = parser.parse_args()
     run = RunDir(args.run_dir)

@@ -4,7 +4,8 @@ one idea per module. This face holds what the notebooks call; everything else li
 """
 
 from kdlib import (batches, classifiers, cost, data, diffusion, distill, encoders, evaluate, features,  # noqa: F401
-                   generative, losses, metrics, mixture, models, noise, plots, progress, pruning, store, tables, train)
+                   generative, losses, metrics, mixture, models, noise, plots, progress, pruning, store, tables, targets,
+                   train)
 from kdlib.batches import Batches, scale
 from kdlib.classifiers import (PIXELS, STUDENT_MLP, TEACHER_MLP, hard_labels, misclassified, soft_labels,
                                train_classifier)
@@ -12,13 +13,15 @@ from kdlib.cost import macs_per_image, parameter_count
 from kdlib.data import load
 from kdlib.distill import (OBJECTIVES, GANScratch, OutputAdversarial, OutputDistillation, OutputFeatures, Student,
                            VAEDistillation, VAEScratch, hidden_maps, output_loss, train_student)
-from kdlib.evaluate import LABELS, Quality, evaluate_generator, fidelity, generated, latents, sampler, summary_row
+from kdlib.evaluate import (LABELS, EvaluationRow, Quality, evaluate_generator, fidelity, generated, generator_of, latents,
+                            sampler, summary_row)
 from kdlib.generative import fixed_latents, train_gan, train_vae
 from kdlib.losses import (cross_entropy, discriminator_loss, distillation_loss, entropy, generator_loss,
                           kl_divergence, soften, vae_losses)
 from kdlib.models import MLP, VAE, Decoder, Discriminator, Generator, as_generator, build
 from kdlib.plots import image_grid, loss_curves
 from kdlib.tables import markdown_table
+from kdlib.targets import OverSeeds, over_seeds, target_checks
 from kdlib.train import classifier_training, fit, gan_step, predict_logits, render, seed_everything, update, vae_step
 
 __all__ = [
@@ -35,7 +38,8 @@ __all__ = [
     "OBJECTIVES", "OutputDistillation", "OutputAdversarial", "OutputFeatures", "GANScratch", "VAEDistillation",
     "VAEScratch", "Student", "train_student",
     # evaluation and cost
-    "latents", "sampler", "generated", "evaluate_generator", "fidelity", "Quality", "summary_row", "LABELS",
+    "latents", "sampler", "generated", "generator_of", "evaluate_generator", "fidelity", "Quality", "summary_row", "LABELS",
+    "EvaluationRow", "OverSeeds", "over_seeds", "target_checks",
     "parameter_count", "macs_per_image",
     # tables and figures
     "markdown_table", "image_grid", "loss_curves",

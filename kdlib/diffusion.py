@@ -26,6 +26,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from kdlib.batches import scale
+from kdlib.data import load
+from kdlib.generative import VAE_PIXELS
 from kdlib.models import VAE
 from kdlib.store import settings_digest
 from kdlib.train import Trained, Training, fit, update
@@ -410,3 +413,10 @@ def progressive_distillation(teacher: Velocity, codes: torch.Tensor, steps_per_r
         steps //= 2
         students[steps], current = (student, trained), student
     return students
+
+
+def flow_space(vae: VAE, dataset: str) -> tuple[torch.Tensor, Standardiser]:
+    """The latent space a flow teacher of ``vae`` lives in: its standardised posterior means of every training
+    image of ``dataset`` (on the VAE's device), and the standardiser back to its codes."""
+    codes, standardiser = standardised_codes(vae, scale(load(dataset, "train").images, VAE_PIXELS))
+    return codes.to(next(vae.parameters()).device), standardiser

@@ -14,8 +14,11 @@ from kdlib.batches import scale
 from kdlib.cost import interleaved_speed, macs_per_image, parameter_count, speed
 from kdlib.data import load
 from kdlib.features import FeatureNet, RandomFeatures, feature_network
+from kdlib.generative import VAE_PIXELS
 from kdlib.metrics import (class_statistics, frechet_distance, knn_radii, precision_recall_density_coverage,
                            recognisable_share)
+from kdlib.mixture import CODES, ex_post_prior
+from kdlib.models import VAE, as_generator
 
 K = 5  # neighbours for precision, recall, density and coverage: Naeem et al.'s k (Kynkäänniemi et al. use 3)
 
@@ -92,7 +95,10 @@ def reference(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> Re
 
 
 def check_images(images: torch.Tensor, shape: tuple[int, ...], count: int | None = None) -> torch.Tensor:
-    """``images`` if they are ``count`` finite images of ``shape`` in [-1, 1]; else a ValueError saying what is wrong."""
+    """``images`` if they are ``count`` finite float32 images of ``shape`` in [-1, 1]; else a ValueError saying what
+    is wrong. From the values alone it can tell images in [0, 1] only when their darkest pixels sit at 0 (below 0.05)
+    and none is negative: [0, 1] images whose darkest pixel is brighter, or with one pixel just below 0, pass, and
+    score as a poor generator. ``sampler`` checks the range a generator produces instead, from its last layer."""
     expected = [len(images) if count is None else count, *shape]
     if list(images.shape) != expected:
         raise ValueError(f"expected generated images of shape {expected}, got {list(images.shape)}: a generator "
@@ -137,7 +143,14 @@ def latents(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu
 
 def sampler(model: nn.Module, latent_dim: int, device: torch.device | str = "cpu",
             seed: int = 0) -> Callable[[int], torch.Tensor]:
-    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents drawn by ``latents``."""
+    """``generate(n)``: ``model`` (in evaluation mode) on ``n`` latents drawn by ``latents``. Refused: a model whose
+    last layer is a sigmoid, which draws images in [0, 1], not the [-1, 1] the rulers measure."""
+    layers = [m for m in model.modules() if not any(True for _ in m.children())
+              and not isinstance(m, nn.Flatten | nn.Unflatten | nn.Identity | nn.Dropout)]  # (they keep the range)
+    if layers and isinstance(layers[-1], nn.Sigmoid):
+        raise ValueError(f"the generator {type(model).__name__} ends in a sigmoid, so its images lie in [0, 1], but "
+                         f"the rulers measure images in [-1, 1]: end it in a tanh, or map its output with "
+                         f"2 * images - 1 before measuring")
     draw = latents(model, latent_dim, device, seed)
     model.eval()
 
@@ -314,3 +327,26 @@ def ruler_of(net: FeatureNet, dataset: str, checkpoint: Path, seed: int = 0, sam
     real = reference(net, test.images, test.labels)  # embedded once, shared with the floor rows
     floors = floor_and_ceiling(net, dataset, seed=seed, samples=samples, real=real)
     return Ruler(net, real.accuracy, real, floors, checkpoint)
+
+
+@dataclass(frozen=True)
+class EvaluationRow(Measurement):
+    """One model of the evaluation: a teacher or a student (one seed of it), measured, with its fidelity to its
+    teacher."""
+
+    name: str
+    family: str
+    objective: str  # "teacher" for a teacher
+    width: float
+    seed: int | None  # the student's training seed; None for a teacher
+    training_seconds: float
+    fidelity: float
+
+
+def generator_of(model: nn.Module, dataset: str) -> nn.Module:
+    """``model`` as the course samples it (z -> image): a GAN's generator as is; a VAE's decoder drawing its
+    latents from the VAE's ex-post prior (``kdlib.mixture.ex_post_prior``), fitted to its codes of the first ``CODES``
+    training images of ``dataset``: every VAE of the course, teacher or student, is sampled this way."""
+    if not isinstance(model, VAE):
+        return as_generator(model)
+    return as_generator(model, ex_post_prior(model, scale(load(dataset, "train").images[:CODES], VAE_PIXELS)))

@@ -8,8 +8,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kdlib.course.cli import main
 from kdlib.course.folders import LEDGER
-from kdlib.course.edition import SOLUTION, exercises, is_solution, student_edition, student_notebook
-from kdlib.course.runner import notebook_paths
+from kdlib.course.edition import SOLUTION, is_solution, student_edition, student_notebook
+from kdlib.course.lessons import exercises, markdown_cells
+from kdlib.course.lessons import notebook_paths
 
 PATHS = notebook_paths()
 LESSONS = [p for p in PATHS if not p.name.startswith("00_")]
@@ -20,7 +21,7 @@ def test_every_lesson_tags_its_solutions_as_one_block_after_its_exercises(path):
     cells = nbformat.read(path, as_version=4).cells
     start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises"))
     end = next(i for i, c in enumerate(cells) if c.source.startswith("## Summary"))
-    assert exercises(nbformat.read(path, as_version=4), path.name) >= 2
+    assert exercises(markdown_cells(path), path.name) >= 2
     assert start + 1 < end, "no solutions between the exercises and the summary"
     assert [i for i, c in enumerate(cells) if is_solution(c)] == list(range(start + 1, end))
     assert any(c.cell_type == "code" for c in cells[start + 1:end]), "no solution is executed code"

@@ -16,15 +16,16 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
+import kdlib.course.lessons as lessons
 import kdlib.course.runner as notebooks
 from kdlib.course.cli import main
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
                                   NotebookRun, RulerRecord, RunDir, TemperaturePoint)
-from kdlib.course.report import (budget_points, collect, compression_points, expand, over_seeds, section,
-                                 target_checks, target_rows, update_readme)
+from kdlib.course.report import budget_points, collect, compression_points, expand, section, update_readme
 from kdlib.course.runner import prepare_for_nbval, run_chain, select
 from kdlib.course.sweep import grid_points, point_name, read_spec, run_sweep
 from kdlib.noise import compare
+from kdlib.targets import over_seeds, target_checks, target_rows
 from kdlib.store import project_root
 
 
@@ -103,7 +104,7 @@ def injected_temperature(path) -> str:
 
 def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
     good = tmp_path / "run" / "00_first.ipynb"
     assert injected_temperature(good) == "temperature = 1.0"
@@ -115,7 +116,7 @@ def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypa
     assert injected_temperature(tmp_path / "run" / "01_second.ipynb") == "temperature = 1.0"  # the chain stopped
     # A run killed in the middle of a notebook (a sleeping cell) leaves the good one in place too.
     tiny_chain(tmp_path / "nbs")
-    script = (f"import pathlib, kdlib.course.runner as r\nr.notebooks_dir = lambda: pathlib.Path({str(tmp_path / 'nbs')!r})\n"
+    script = (f"import pathlib, kdlib.course.lessons as lessons, kdlib.course.runner as r\nlessons.notebooks_dir = lambda: pathlib.Path({str(tmp_path / 'nbs')!r})\n"
               f"r.run_chain('smoke', {str(tmp_path / 'run')!r}, {{'temperature': 99}})")
     process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
     partial = tmp_path / "run" / "00_first.partial.ipynb"
@@ -131,7 +132,7 @@ def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypa
 
 def test_a_resumed_sweep_skips_finished_points_and_the_report_has_every_run(tmp_path, monkeypatch, capsys):
     tiny_chain(tmp_path / "nbs", names=("04_first", "05_second", "06_evaluation"))
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     spec = tmp_path / "sweep.yaml"
     spec.write_text("profile: smoke\nonly: [04_first, 06_evaluation]\ngrid:\n  temperature: [1.0, 4.0]\n")
     assert read_spec(spec)["grid"] == {"temperature": [1.0, 4.0]}
@@ -221,7 +222,7 @@ def test_a_sweep_refuses_grids_whose_points_share_a_folder_and_malformed_files(t
 
 def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("a year of work")
@@ -461,7 +462,7 @@ def test_grid_points_names_and_bad_specs(tmp_path):
 def test_timings_are_recorded_only_for_runs_that_train(tmp_path):
     """A run folder that already holds checkpoints would load them instead of training: timing it is refused, before
     any notebook runs and before notebooks/timings.json is touched."""
-    from kdlib.course.runner import notebooks_dir
+    from kdlib.course.lessons import notebooks_dir
 
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "student_gan_output_0123.pt").write_bytes(b"x")
@@ -498,7 +499,7 @@ def test_a_notebooks_study_time_is_its_words_and_its_measured_runs(tmp_path, mon
     (folder / "timings.json").write_text(
         '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "Some CPU", "device": "cpu"}},'
         ' "smoke": {"seconds": {"07_demo": 5}}}')
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: folder)
     text = study_time("07_demo")  # 300 words of Markdown (code does not count) at 60 a minute, no exercises
     assert "about 5 min, estimated as 300 words of text at 60 a minute." in text
     assert "1.5 min in `quick` on 2 cores of Some CPU," in text
@@ -563,7 +564,7 @@ def test_a_sweep_file_that_no_longer_fits_the_settings_is_caught(tmp_path):
 
 
 def test_the_course_table_gives_each_profiles_minutes_and_names_the_machine_that_measured_them(tmp_path, monkeypatch):
-    from kdlib.course.runner import course_table
+    from kdlib.course.lessons import course_table
 
     folder = tmp_path / "nbs"
     folder.mkdir()
@@ -572,7 +573,7 @@ def test_the_course_table_gives_each_profiles_minutes_and_names_the_machine_that
     (folder / "timings.json").write_text(
         '{"quick": {"seconds": {"07_demo": 90}, "machine": {"cpus": 2, "cpu": "CPU B", "kernels": "AVX512"}},'
         ' "smoke": {"seconds": {"07_demo": 6}, "machine": {"cpus": 2, "processor": "x86_64"}}}')
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: folder)
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: folder)
     table = course_table()
     assert "| `07_demo.ipynb`: 07 · Demo | What it teaches. | 0.1 | 1.5 | not measured |" in table
     assert table.endswith("Measured with `python -m kdlib run --record-timings`: smoke on 2 cores of an unrecorded "

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import nbformat
 import pytest
 import torch
 
+import kdlib.course.lessons as lessons
 import kdlib.course.runner as notebooks
 from kdlib import Batches
 from kdlib.batches import scale
@@ -21,16 +24,18 @@ from kdlib.course import site
 from kdlib.course.cli import main, split_values
 from kdlib.course.config import check_together, profile_values
 from kdlib.course.folders import LEDGER, Ledger
-from kdlib.course.records import Artifact, ClassifierResult, Classifiers, NotebookRun, RunDir
-from kdlib.course.report import update_readme, write_report
-from kdlib.course.runner import IPCKernelManager, notebook_paths, prepare_for_nbval, run_chain
+from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, NotebookRun, RecordError, RunDir,
+                                  StudentRecord, read_record)
+from kdlib.course.report import expand, update_readme, write_report
+from kdlib.course.lessons import notebook_paths
+from kdlib.course.runner import IPCKernelManager, prepare_for_nbval, run_chain
 from kdlib.course.shipped import PRETRAINED, _from_root
-from kdlib.course.sweep import SweepPoint, run_sweep
+from kdlib.course.sweep import SweepPoint, read_spec, run_sweep
 from kdlib.data import load
-from kdlib.evaluate import check_images, generated
+from kdlib.evaluate import check_images, generated, sampler
 from kdlib.generative import hold_then_decay, train_gan
 from kdlib.models import MLP
-from kdlib.store import project_root
+from kdlib.store import file_sha256, project_root
 from kdlib.train import classifier_training, fit
 
 from test_runner import injected_temperature, tiny_chain
@@ -98,11 +103,11 @@ def test_a_run_folder_is_never_the_course_itself(folder):
 
 def test_a_run_never_replaces_a_notebook_it_did_not_execute_there(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "00_first.ipynb").write_text('{"my": "notebook"}')
-    with pytest.raises(ValueError, match=r"00_first.ipynb was not executed into .* move it away"):
+    with pytest.raises(ValueError, match=r"00_first.ipynb was not executed by python -m kdlib run.* move it away"):
         run_chain("smoke", mine, {"temperature": 1.0})
     assert snapshot(mine) == {"00_first.ipynb": b'{"my": "notebook"}'}
 
@@ -216,7 +221,7 @@ def test_a_damaged_sweep_point_says_to_move_its_folder(tmp_path):
 
 def test_a_full_disk_names_the_file_keeps_the_good_notebook_and_leaves_no_partial(tmp_path, monkeypatch, capfd):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     run = tmp_path / "run"
     run_chain("smoke", run, {"temperature": 1.0}, only=["00_first"])
     assert "without encryption" not in capfd.readouterr().err  # the kernel talks over IPC, not TCP
@@ -233,7 +238,7 @@ def test_a_full_disk_names_the_file_keeps_the_good_notebook_and_leaves_no_partia
 
 def test_a_record_that_cannot_be_written_keeps_the_old_notebook_with_the_old_record(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     run = tmp_path / "run"
     run_chain("smoke", run, {"temperature": 1.0}, only=["00_first"])
     old_record = (run / "records" / NotebookRun.file_name(notebook="00_first")).read_bytes()
@@ -250,7 +255,7 @@ def test_a_record_that_cannot_be_written_keeps_the_old_notebook_with_the_old_rec
 
 def test_a_records_path_that_is_a_file_is_refused_before_any_notebook_runs(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "records").write_text("not a folder")
     with pytest.raises(ValueError, match=r"records folder .*records is a file, not a folder"):
@@ -279,7 +284,7 @@ def test_a_dangling_checkpoints_link_is_named(tmp_path):
 
 def test_a_linked_run_folder_inside_a_prepared_folder_is_named_and_its_target_kept(tmp_path, monkeypatch):
     tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     out = tmp_path / "nbval"
     prepare_for_nbval("smoke", out)
     elsewhere = tmp_path / "elsewhere"
@@ -325,3 +330,186 @@ def test_the_restore_hint_names_the_shipped_file_from_the_repository_root():
 
 def test_the_notebooks_kernel_uses_local_sockets():
     assert IPCKernelManager().transport == "ipc"
+
+
+# What a bad-input probe of the course's commands found (issue 54, item 7): each case's bytes before and after.
+
+
+@pytest.mark.parametrize("entry", ["sub/inner", "sub/file.txt"])
+def test_a_ledger_entry_through_a_linked_sub_folder_deletes_nothing_outside(tmp_path, entry):
+    outside = tmp_path / "outside"
+    (outside / "inner").mkdir(parents=True)
+    (outside / "inner" / "thesis.tex").write_text("a year of work")
+    (outside / "file.txt").write_text("mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").symlink_to(outside)
+    recorded = "folder" if entry.endswith("inner") else file_sha256(outside / "file.txt")  # its true SHA-256
+    (out / LEDGER).write_text(json.dumps({"command": "python -m kdlib prepare", "files": {entry: recorded}}))
+    before = snapshot(outside)
+    assert main(["prepare", "--out", str(out)]) == 1
+    assert snapshot(outside) == before
+
+
+def test_prepare_keeps_a_users_file_in_its_run_folder(tmp_path, monkeypatch, capsys):
+    tiny_chain(tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+    out = tmp_path / "nbval"
+    prepare_for_nbval("smoke", out)
+    (out / "run" / "records").mkdir()
+    (out / "run" / "records" / "classifiers.json").write_text("{}")  # what a run writes: emptied again
+    prepare_for_nbval("smoke", out)
+    assert not (out / "run" / "records").exists()
+    (out / "run" / "notes.txt").write_text("my notes")
+    with pytest.raises(ValueError, match=r"run holds files that python -m kdlib prepare .* do not write \(notes.txt\)"):
+        prepare_for_nbval("smoke", out)
+    assert (out / "run" / "notes.txt").read_text() == "my notes"
+
+
+def test_a_relative_sweep_folder_is_sent_to_the_workers_as_an_absolute_path(tmp_path, monkeypatch):
+    sent = []
+    monkeypatch.setattr("kdlib.course.sweep._on_dask", lambda jobs, workers, scheduler: sent.extend(jobs) or iter(()))
+    monkeypatch.chdir(tmp_path)
+    run_sweep("relout", {"temperature": [1.0]}, "smoke", only=["01_soft_labels"], scheduler="tcp://127.0.0.1:1")
+    assert [job.folder for job in sent] == [tmp_path / "relout" / "temperature=1"]
+
+
+def test_a_sweep_file_with_a_key_given_twice_is_refused(tmp_path):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("grid:\n  temperature: [1, 4]\n  temperature: [20]\n")
+    with pytest.raises(ValueError, match=r"sweep.yaml, line 3, column 3: .*the key 'temperature' is given twice"):
+        read_spec(spec)
+
+
+@pytest.mark.parametrize("workers, points", [(999, 2), (3, 2)])
+def test_more_workers_than_points_or_cores_are_refused_before_any_starts(tmp_path, workers, points):
+    with pytest.raises(ValueError, match=rf"--workers {workers}: more workers than the sweep's {points} point"):
+        run_sweep(tmp_path / "out", {"temperature": [1.0, 4.0][:points]}, "smoke", only=["01_soft_labels"],
+                  workers=workers)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_teachers_command_loads_a_shipped_file_before_calling_it_up_to_date(tmp_path):
+    for name in ("ruler-fashion-mnist.pt", "ruler-fashion-mnist.json"):
+        (tmp_path / name).write_bytes((PRETRAINED / name).read_bytes())
+    weights = tmp_path / "ruler-fashion-mnist.pt"
+    weights.write_bytes(weights.read_bytes()[:4096])  # cut off, and its manifest edited to match
+    manifest = json.loads((tmp_path / "ruler-fashion-mnist.json").read_text())
+    manifest["manifest"]["checkpoint"]["sha256"] = file_sha256(weights)
+    (tmp_path / "ruler-fashion-mnist.json").write_text(json.dumps(manifest))
+    before = snapshot(tmp_path)
+    assert main(["teachers", "--only", "ruler-fashion-mnist", "--out", str(tmp_path),
+                 "--work", str(tmp_path / "work")]) == 1
+    assert snapshot(tmp_path) == before
+
+
+def test_a_generator_that_ends_in_a_sigmoid_is_refused_before_it_is_measured():
+    with pytest.raises(ValueError, match=r"ends in a sigmoid, so its images lie in \[0, 1\]"):
+        sampler(torch.nn.Sequential(torch.nn.Linear(4, 784), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 28, 28))),
+                4)
+    sampler(torch.nn.Sequential(torch.nn.Linear(4, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28))), 4)
+
+
+def test_a_student_record_width_its_file_name_cannot_tell_apart_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"width 0.120000001 has more than six significant digits, .* as 0.12"):
+        StudentRecord.file_name(family="gan", objective="output", width=0.120000001, seed=0)
+    assert StudentRecord.file_name(family="gan", objective="output", width=0.12, seed=0) == \
+        "student-gan-output-0.12-seed0.json"
+
+
+def test_a_record_that_is_a_json_list_is_named(tmp_path):
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "classifiers.json").write_text("[1, 2, 3]")
+    with pytest.raises(RecordError, match=r"classifiers.json holds a JSON list, not a kdlib record"):
+        read_record(tmp_path / "records" / "classifiers.json")
+
+
+def test_a_report_into_a_runs_records_folder_is_refused_and_the_records_kept(tmp_path):
+    run = tmp_path / "run"
+    Classifiers("fashion-mnist", "smoke", {"profile": "smoke"}, 10, (ClassifierResult(
+        "student", (0,), (10,), 5, (1.0,), (Artifact("x.pt", "0" * 64),), "run"),), ()).save(RunDir(run))
+    before = snapshot(run)
+    assert main(["report", str(run), "--out", str(run / "records")]) == 1
+    assert snapshot(run) == before
+
+
+def test_a_sweep_folder_whose_points_all_failed_says_so(tmp_path):
+    (tmp_path / "sweep" / "temperature=1.0").mkdir(parents=True)
+    (tmp_path / "sweep" / "temperature=1.0" / "01_soft_labels.failed.ipynb").write_text("{}")
+    with pytest.raises(ValueError, match=r"sweep is a sweep folder with no finished point \(its points "
+                                         r"temperature=1.0 failed or are still running"):
+        expand([tmp_path / "sweep"])
+
+
+@pytest.mark.parametrize("value", ["-inf", "nan", "inf"])
+def test_a_non_finite_parameter_is_named_not_taken_for_an_option(tmp_path, value, capsys):
+    assert main(["run", "--profile", "smoke", "--only", "01_soft_labels", "--run-dir", str(tmp_path / "run"),
+                 "-p", "temperature", value]) == 1
+    assert f"temperature={float(value)!r} must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_site_rebuild_keeps_the_last_good_site(tmp_path, monkeypatch):
+    def sphinx(command, **kwargs):  # writes a page where the build is told to
+        (Path(command[-1]) / "index.html").write_text(f"built from {Path(command[-2]).name}")
+        return subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(site, "stage", lambda source: None)
+    monkeypatch.setattr(site.subprocess, "run", sphinx)
+    front = site.build_site(tmp_path / "site")
+    assert front == tmp_path / "site" / "html" / "index.html" and front.read_text() == "built from source"
+    before = snapshot(tmp_path / "site" / "html")
+
+    def unreachable(source):
+        raise RuntimeError("npm had no answer from the registry")
+    monkeypatch.setattr(site, "stage", unreachable)
+    with pytest.raises(RuntimeError, match="no answer"):
+        site.build_site(tmp_path / "site")
+    assert snapshot(tmp_path / "site" / "html") == before
+    monkeypatch.setattr(site, "stage", lambda source: None)
+    assert site.build_site(tmp_path / "site").read_text() == "built from source"  # and a good rebuild swaps in
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [LEDGER, "doctrees", "html", "source"]
+
+
+def test_a_run_keeps_a_users_timings_and_figures_of_the_same_name(tmp_path, monkeypatch):
+    tiny_chain(tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "timings.json").write_text('{"my": "timings"}')
+    with pytest.raises(ValueError, match=r"timings.json is not the runner's timings .* move it away"):
+        run_chain("smoke", run, {"temperature": 1.0})
+    assert snapshot(run) == {"timings.json": b'{"my": "timings"}'}
+    (run / "timings.json").unlink()
+    run_chain("smoke", run, {"temperature": 1.0}, only=["00_first"])
+    run_chain("smoke", run, {"temperature": 1.0}, only=["01_second"])  # the earlier notebook's time is kept
+    assert set(json.loads((run / "timings.json").read_text())) == {"00_first", "01_second"}
+    figure = plt.figure()
+    drawn = RunDir(run).save_figure(figure, "07_budget_curve")
+    RunDir(run).save_figure(figure, "07_budget_curve")  # the course's own figure: drawn again
+    drawn.write_bytes(b"my own picture")
+    with pytest.raises(ValueError, match=r"07_budget_curve.png is not a figure the course drew"):
+        RunDir(run).save_figure(figure, "07_budget_curve")
+    assert drawn.read_bytes() == b"my own picture"
+    plt.close(figure)
+
+
+def test_a_renamed_run_folder_runs_its_own_notebooks_again(tmp_path, monkeypatch):
+    tiny_chain(tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+    run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
+    (tmp_path / "run").rename(tmp_path / "renamed")
+    run_chain("smoke", tmp_path / "renamed", {"temperature": 2.0})
+    assert injected_temperature(tmp_path / "renamed" / "00_first.ipynb") == "temperature = 2.0"
+
+
+def test_a_kernel_that_dies_names_its_notebook_its_cell_and_the_likely_cause(tmp_path, monkeypatch):
+    tiny_chain(tmp_path / "nbs")
+    nb = nbformat.read(tmp_path / "nbs" / "01_second.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))
+    nbformat.write(nb, tmp_path / "nbs" / "01_second.ipynb")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+    with pytest.raises(RuntimeError, match=r"01_second.ipynb: its kernel died in cell \d+ \(import os, signal\), with no "
+                                           r"Python error: most often the machine ran out of memory.*kept at .*"
+                                           r"01_second.failed.ipynb"):
+        run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
+    assert (tmp_path / "run" / "00_first.ipynb").is_file() and not (tmp_path / "run" / "01_second.ipynb").exists()

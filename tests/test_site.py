@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from kdlib.course import site
 from site_browser import (PageCheck, broken_links, check_site, external_assets, missing_browser, screenshots, serve,
                           site_pages, site_report)
-from kdlib.course.runner import notebook_paths
+from kdlib.course.lessons import notebook_paths
 
 
 def test_the_download_note_sits_under_the_title_and_names_both_editions(tmp_path):
@@ -54,10 +54,10 @@ def test_a_folder_the_builder_did_not_make_is_refused_and_its_own_is_refilled(tm
     with pytest.raises(ValueError, match="holds files that python -m kdlib site did not write"):
         site.claim(foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
-    ours = site.claim(tmp_path / "site")
-    (ours / "html" / "old.html").write_text("stale")
+    ours = site.claim(tmp_path / "site").folder
+    (ours / "html.building" / "old.html").write_text("stale")
     site.claim(ours)
-    assert list((ours / "html").iterdir()) == [] and (ours / LEDGER).is_file()
+    assert list((ours / "html.building").iterdir()) == [] and (ours / LEDGER).is_file()
 
 
 def _tarball(path: Path, files: dict[str, bytes]) -> site.WebAsset:

@@ -12,18 +12,34 @@ from kdlib import data
 from kdlib.course.config import PROFILES, RECIPES
 from kdlib.course.edition import student_edition
 from kdlib.course.report import expand, update_readme, write_report
-from kdlib.course.runner import notebook_paths, prepare_for_nbval, run_chain
+from kdlib.course.lessons import notebook_paths
+from kdlib.course.runner import prepare_for_nbval, run_chain
 from kdlib.course.shipped import PRETRAINED, make_shipped
 from kdlib.course.site import build_site
 from kdlib.course.sweep import read_spec, run_sweep
 
 
 def _value(text: str) -> object:
-    """A parameter value as papermill's ``-p`` reads it: a Python literal, else a string."""
+    """A parameter value as papermill's ``-p`` reads it: a Python literal, else a number Python's ``float`` reads
+    (``inf``, ``-inf``, ``nan``: refused later by the setting's check, by name), else a string."""
+    text = text.strip()  # (``main`` protects a value that starts with "-" by a leading space)
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _protect_values(argv: list[str]) -> list[str]:
+    """``argv`` with each ``-p NAME VALUE``'s and ``-g NAME VALUES``' value that starts with "-" (``-inf``, ``-1e-3``)
+    given a leading space, so that argparse reads it as the value, not as an option."""
+    argv = list(argv)
+    for index, arg in enumerate(argv[:-2]):
+        if arg in ("-p", "--parameter", "-g", "--grid") and argv[index + 2].startswith("-"):
+            argv[index + 2] = " " + argv[index + 2]
+    return argv
 
 
 def split_values(text: str) -> list[str]:
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("--replace", action="store_true", help="train again and replace files already there")
     ship.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
 
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_protect_values(sys.argv[1:] if argv is None else argv))
     signal.signal(signal.SIGTERM, _stop)
     try:
         if args.command == "data":
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                       args.update_notebooks, args.record_timings, args.only, args.start)
         elif args.command == "sweep":
             spec = read_spec(args.spec) if args.spec else {"grid": {}}
-            grid = spec["grid"] | {name: [_value(v) for v in split_values(values)] for name, values in args.grid}
+            grid = spec["grid"] | {name: [_value(v) for v in split_values(values.strip())] for name, values in args.grid}
             run_sweep(args.out, grid, args.profile or spec.get("profile"),
                       spec.get("parameters", {}) | {k: _value(v) for k, v in args.parameter},
                       args.only or spec.get("only"), args.start or spec.get("from"), args.base or spec.get("base"),

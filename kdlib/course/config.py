@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,7 +26,7 @@ import torch
 from kdlib.distill import OBJECTIVES, Objective, Student
 from kdlib.store import project_root
 from kdlib.train import seed_everything
-from kdlib.course.records import RunDir
+from kdlib.course.records import Machine, RunDir
 
 DATASETS = ("mnist", "fashion-mnist")
 RATE, SHARE, COUNT = (1e-6, 1.0), (0.0, 1.0), (1, 1_000)  # ranges many settings share
@@ -304,7 +305,7 @@ RECIPES = {recipe.name: recipe for recipe in (
            {"epochs": 30, "batch_size": 64, "learning_rate": 2e-4, "seed": 0}),
     # Notebook 03's VAE (kdlib.train_vae) trained 50 epochs, the learning rate cosine-annealed to 0, its KL term
     # weighed by beta = 0.06: the best of 1, 0.25, 0.125, 0.06 and 0.03 on held-out training images
-    # (bench/vae_distillation_study.py --part teacher). From its ex-post prior, as the course samples every VAE, it
+    # (the retired bench/vae_distillation_study.py --part teacher, docs/results/experiments.md). From its ex-post prior, as the course samples every VAE, it
     # scores 94.8 on the shipped ruler; from N(0, I), 287.6: a lighter KL term buys sharper codes, not a better
     # N(0, I) prior (docs/results/experiments.md, "VAE prior gap").
     Recipe("vae-fashion-mnist", "vae", "fashion-mnist",
@@ -459,3 +460,15 @@ def configure(namespace: dict[str, Any]) -> Config:
     config = Config(profile, device, RunDir(path if path.is_absolute() else project_root() / path), values, given)
     seed_everything(values["seed"])
     return config
+
+
+def machine(device: str | None = None) -> Machine:
+    """What a measurement ran on: CPU model and count, the device a notebook resolves, torch's version."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    chosen = resolve_device(device)
+    name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "cpu"
+    return Machine(cpu, os.cpu_count() or 1, name, torch.__version__, torch.backends.cpu.get_cpu_capability())

@@ -9,16 +9,15 @@ every later cell still runs. Everything else, outputs included, is kept.
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from kdlib.course.folders import Ledger
+from kdlib.course.lessons import exercises
 
 SOLUTION = "solution"  # the tag of a worked solution's cells
-EXERCISE = re.compile(r"^(\d+)\. \*\*", re.M)  # "1. **Title.**": one exercise of the Exercises cell
 YOURS = ("### Your solutions\n\nThe worked solutions are in the course edition (`notebooks/` in the repository). "
          "Work each exercise below: your reasoning in its text cell, your code in its code cell (empty, it runs as it "
          "is, so that the cells after it still run).")
@@ -26,17 +25,6 @@ YOURS = ("### Your solutions\n\nThe worked solutions are in the course edition (
 
 def is_solution(cell: nbformat.NotebookNode) -> bool:
     return SOLUTION in cell.get("metadata", {}).get("tags", [])
-
-
-def exercises(nb: nbformat.NotebookNode, name: str) -> int:
-    """How many exercises the notebook's Exercises cell (a Markdown cell headed "## Exercises") numbers."""
-    cells = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
-    if len(cells) != 1:
-        raise ValueError(f"{name}: expected one Markdown cell headed '## Exercises', found {len(cells)}")
-    numbers = [int(n) for n in EXERCISE.findall(cells[0].source)]
-    if numbers != list(range(1, len(numbers) + 1)) or not numbers:
-        raise ValueError(f"{name}: the Exercises cell must number its exercises 1., 2., ... (found {numbers})")
-    return len(numbers)
 
 
 def student_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
@@ -51,7 +39,7 @@ def student_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookN
         raise ValueError(f"{name}: its cells tagged '{SOLUTION}' are not one block (cells {first} to {last} hold "
                          f"others): tag every cell of the solutions, or move the untagged ones after them")
     stubs = [new_markdown_cell(YOURS)]
-    for number in range(1, exercises(nb, name) + 1):
+    for number in range(1, exercises([c.source for c in nb.cells if c.cell_type == "markdown"], name) + 1):
         stubs += [new_markdown_cell(f"**{number}.** *Your answer.*"),
                   new_code_cell(f"# Exercise {number}: your code here")]
     student = copy.deepcopy(nb)

@@ -96,7 +96,12 @@ class Ledger:
         if not parts or PurePosixPath(name).is_absolute() or ".." in parts or name != PurePosixPath(name).as_posix():
             raise ValueError(f"{self.path} names {name!r}, a path outside {self.folder}: "
                              f"{fix or 'the ledger was edited'}; nothing was deleted")
-        return self.folder.joinpath(*parts)
+        target = self.folder.joinpath(*parts)
+        root, parent = self.folder.resolve(), target.parent.resolve()
+        if parent != root and root not in parent.parents:  # a sub-folder that is a link to elsewhere
+            raise ValueError(f"{self.path} names {name!r}, which leads through a symbolic link to {parent}, outside "
+                             f"{self.folder}: remove the link, or give {self.what} another folder; nothing was deleted")
+        return target
 
     def _refuse_foreign(self, name: str) -> Path:
         """The path of ``name``, refused when something is there that this command did not write, or that changed
@@ -129,13 +134,44 @@ class Ledger:
         self._save()
         return target
 
-    def folder_of_its_own(self, name: str) -> Path:
-        """A sub-folder this command owns whole (e.g. a build's ``html/``), emptied: created, or the one it made."""
+    def folder_of_its_own(self, name: str, holds: Callable[[PurePosixPath], bool] | None = None) -> Path:
+        """A sub-folder this command owns whole (e.g. a build's ``html/``), emptied: created, or the one it made.
+        ``holds``: which files (paths inside the sub-folder) what fills it writes; any other file there (a user's
+        notes) is refused by name before anything is deleted."""
         target = self._refuse_foreign(name)
         if target.exists():  # the folder it made before (``_refuse_foreign`` checked)
+            if holds is not None:
+                foreign = sorted(str(path.relative_to(target)) for path in target.rglob("*")
+                                 if (path.is_file() or path.is_symlink())
+                                 and not holds(PurePosixPath(path.relative_to(target).as_posix())))
+                if foreign:
+                    raise ValueError(f"{target} holds files that {self.command} and the runs it prepares do not "
+                                     f"write ({', '.join(foreign[:5])}): move them away, or give {self.what} another "
+                                     f"folder; nothing was deleted")
             shutil.rmtree(target)
         target.mkdir(parents=True)
         self.files[name] = "folder"
+        self._save()
+        return target
+
+    def swap(self, built: str, name: str) -> Path:
+        """Put the sub-folder ``built`` (this command's) in the place of ``name`` (this command's, or not there yet);
+        the old ``name`` is moved aside first and deleted last, so that a failure leaves one whole folder."""
+        new, target = self._refuse_foreign(built), self._refuse_foreign(name)
+        if target.exists():
+            old = self._refuse_foreign(f"{name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            self.files[f"{name}.old"] = "folder"
+            self._save()
+            target.rename(old)
+            new.rename(target)
+            shutil.rmtree(old)
+            del self.files[f"{name}.old"]
+        else:
+            new.rename(target)
+        self.files[name] = "folder"
+        del self.files[built]
         self._save()
         return target
 

@@ -15,7 +15,7 @@ import json
 import re
 import typing
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import UnionType
 from typing import Any, ClassVar, TypeVar
 
@@ -23,18 +23,15 @@ import torch
 from torch import nn
 
 from kdlib.distill import OBJECTIVES, STUDENT_MODULE, Student
-from kdlib.evaluate import Measurement, Quality, Ruler, SecondRuler, compare
-from kdlib.batches import scale
-from kdlib.data import load
-from kdlib.generative import VAE_PIXELS
-from kdlib.mixture import CODES, ex_post_prior
-from kdlib.models import VAE, as_generator, build
+from kdlib.evaluate import EvaluationRow, Measurement, Quality, Ruler, SecondRuler, compare, generator_of
+from kdlib.models import build
 from kdlib.course.folders import output_folder, writable_folder
 from kdlib.store import atomic_write, file_sha256, load_module
 from kdlib.train import Trained
 
 SCHEMA = 1
 TEACHER_WRITERS = {"gan": "02_gan_teacher", "vae": "03_vae_teacher"}
+FIGURE_MARK = "kdlib.course.RunDir.save_figure"  # in every figure a run draws (its PNG text): refilled, never a user's
 R = TypeVar("R", bound="Record")
 
 
@@ -67,6 +64,13 @@ class RunDir:
     def records(self) -> Path:
         return writable_folder(self.path / "records", "records folder")
 
+    @staticmethod
+    def writes(path: PurePosixPath) -> bool:
+        """Whether ``path``, relative to a run folder, is of what a run writes there: its notebooks,
+        ``timings.json``, and what is under ``checkpoints/``, ``records/`` and ``figures/``."""
+        return path.parts[0] in ("checkpoints", "records", "figures") or len(path.parts) == 1 and (
+            path.suffix == ".ipynb" or path.name == "timings.json")
+
     def file(self, *parts: str) -> Path:
         """A path inside the run folder, its parent folder created."""
         target = self.path.joinpath(*parts)
@@ -74,9 +78,15 @@ class RunDir:
         return target
 
     def save_figure(self, figure: Any, name: str) -> Path:
-        """Save a matplotlib figure as ``figures/<name>.png``."""
+        """Save a matplotlib figure as ``figures/<name>.png``, marked as the course's (``FIGURE_MARK`` in the PNG's
+        text), so that a figure of that name the course did not draw is refused, not overwritten."""
         target = self.file("figures", f"{name}.png")
-        atomic_write(target, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+        if target.is_symlink() or target.exists() and FIGURE_MARK.encode() not in target.read_bytes()[:4096]:
+            raise ValueError(f"{target} is not a figure the course drew (or one an older kdlib drew, before it marked "
+                             f"its figures), and saving {name} would replace it: move it away, or give the run "
+                             f"another --run-dir")
+        atomic_write(target, lambda tmp: figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight",
+                                                        metadata={"Source": FIGURE_MARK}))
         return target
 
 
@@ -209,6 +219,9 @@ def read_record(path: Path, cls: type[R] | None = None, writer: str | None = Non
     fix = f"{rerun(writer)} again" if writer else "run the notebook that writes it again"
     try:
         envelope = json.loads(raw)
+        if not isinstance(envelope, dict):
+            raise RecordError(f"{path} holds a JSON {type(envelope).__name__}, not a kdlib record (an object with "
+                              f"type, schema and record)")
         cls = cls or RECORDS[envelope["type"]]
         if envelope["type"] != cls.__name__:
             raise RecordError(f"{path} holds a {envelope['type']} record, not a {cls.__name__}")
@@ -344,6 +357,15 @@ class StudentRecord(Record):
         "family", "objective", "width", "seed")
     VERSION = 2  # 2: one record per seed
 
+    @classmethod
+    def file_name(cls, **key: Any) -> str:
+        """The record's file name, refused for a width its six significant digits do not say exactly (0.12 and
+        0.120000001 would share one file)."""
+        if float(f"{key['width']:g}") != key["width"]:
+            raise ValueError(f"student width {key['width']!r} has more than six significant digits, so its record "
+                             f"file would be the one of width {key['width']:g}: give the width as {key['width']:g}")
+        return super().file_name(**key)
+
     @property
     def label(self) -> str:
         """The student's name and seed, e.g. "distilled: output (GAN, width 1/4) (seed 1)": unique among a run's students."""
@@ -391,15 +413,6 @@ def teacher_name(family: str, teacher: Provenance) -> str:
     return f"{family.upper()} teacher ({'shipped' if teacher.source.startswith('shipped') else 'run'})"
 
 
-def generator_of(model: nn.Module, dataset: str) -> nn.Module:
-    """``model`` as the course samples it (z -> image): a GAN's generator as is; a VAE's decoder drawing its
-    latents from the VAE's ex-post prior (``kdlib.mixture.ex_post_prior``), fitted to its codes of the first ``CODES``
-    training images of ``dataset``: every VAE of the course, teacher or student, is sampled this way."""
-    if not isinstance(model, VAE):
-        return as_generator(model)
-    return as_generator(model, ex_post_prior(model, scale(load(dataset, "train").images[:CODES], VAE_PIXELS)))
-
-
 def trained_models(run: RunDir, family: str, widths: list[float], objectives: list[str], dataset: str,
                    teacher: tuple[nn.Module, Provenance], device: torch.device | str = "cpu", seeds: list[int] = (0,)
                    ) -> tuple[list[StudentRecord], dict[str, nn.Module]]:
@@ -420,20 +433,6 @@ def trained_models(run: RunDir, family: str, widths: list[float], objectives: li
     models = {teacher_name(family, provenance): generator_of(model, dataset)}
     models |= {student.label: generator_of(student.model(run, device), dataset) for student in students}
     return students, models
-
-
-@dataclass(frozen=True)
-class EvaluationRow(Measurement):
-    """One model of the evaluation: a teacher or a student (one seed of it), measured, with its fidelity to its
-    teacher."""
-
-    name: str
-    family: str
-    objective: str  # "teacher" for a teacher
-    width: float
-    seed: int | None  # the student's training seed; None for a teacher
-    training_seconds: float
-    fidelity: float
 
 
 @dataclass(frozen=True)

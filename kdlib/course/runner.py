@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -21,18 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbclient.exceptions import DeadKernelError
 import papermill
 from papermill.parameterize import parameterize_notebook
 import psutil
-import torch
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, default
 
-from kdlib.course.config import (PROFILES, SETTINGS, check, check_together, profile_values, resolve_device,
+from kdlib.course.config import (SETTINGS, check, check_together, machine, profile_values, resolve_device,
                                  resolve_profile)
 from kdlib.course.folders import Ledger
-from kdlib.course.records import CellTime, Machine, NotebookRun, RunDir
-from kdlib.course.edition import exercises, student_notebook
+from kdlib.course.records import NOTEBOOK, CellTime, NotebookRun, RunDir
+from kdlib.course import lessons
+from kdlib.course.edition import student_notebook
 from kdlib.progress import quiet
 from kdlib.store import project_root, write_json
 
@@ -64,15 +64,6 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _own_socket_path(self) -> str:
         return str(Path(tempfile.gettempdir()) / f"kdlib-kernel-{uuid.uuid4().hex}")
-
-
-def notebooks_dir() -> Path:
-    return project_root() / "notebooks"
-
-
-def notebook_paths() -> list[Path]:
-    """The course's notebooks, in order: ``notebooks/NN_*.ipynb``."""
-    return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -108,7 +99,7 @@ def _parameters_for(path: Path, profile: str, run_dir: Path, overrides: dict[str
 
 def select(only: list[str] | None = None, start: str | None = None) -> list[Path]:
     """The notebooks to run: all, those named in ``only``, or ``start`` and every one after it."""
-    paths = notebook_paths()
+    paths = lessons.notebook_paths()
     names = [p.stem for p in paths]
     if only and start:
         raise ValueError("give --only or --from, not both")
@@ -184,7 +175,8 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
                          f"checkpoint(s) from an earlier run (e.g. {earlier[0]}), which the notebooks would load "
                          "instead of training: give a new --run-dir, or leave out --record-timings")
     for path in paths:
-        executed_here(run.path / path.name, run.path)
+        executed_here(run.path / path.name)
+    earlier_timings(run.path / "timings.json", paths)
     cells_bar = not quiet()  # the runner's own bar over each notebook's cells, for whoever watches the terminal
     os.environ["KDLIB_PROGRESS"] = "0"  # inside the notebooks: keep progress widgets out of the committed outputs
     timings: dict[str, float] = {}
@@ -208,6 +200,13 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
             raise RuntimeError(f"{path.name} failed in cell {err.cell_index} (execution count "
                                f"{err.exec_count}): {err.ename}: {err.evalue}\nThe executed notebook "
                                f"is kept at {failed}") from None
+        except DeadKernelError:
+            failed = partial.replace(run.path / f"{path.stem}.failed.ipynb") if partial.is_file() else None
+            raise RuntimeError(f"{path.name}: its kernel died{_last_cell(failed)}, with no Python error: most often "
+                               f"the machine ran out of memory (the system's log, e.g. `dmesg`, names the killed "
+                               f"process), or the kernel was killed; lower the run's sizes (--profile smoke) or free "
+                               f"memory, and run again" + (f"; the executed notebook is kept at {failed}" if failed
+                                                           else "")) from None
         except OSError as err:
             if err.errno not in WRITE_ERRORS:
                 raise
@@ -221,24 +220,54 @@ def run_chain(profile: str | None = None, run_dir: str | Path | None = None,
                   f"#{c.index} {c.seconds:.1f} s ({c.first_line[:40]})" for c in entry.slowest()), flush=True)
         if update_committed:
             clean_notebook(output, path)
-    write_json(run.path / "timings.json", timings)
+    write_json(run.path / "timings.json", earlier_timings(run.path / "timings.json", paths) | timings)
     if record:
         record_timings(profile, timings)
     return timings
 
 
-def executed_here(target: Path, run_dir: Path) -> None:
-    """Refuse to replace ``target`` unless it is a notebook this runner executed into ``run_dir`` (papermill's
-    metadata names the run folder): a committed or hand-edited notebook there is the user's."""
+def earlier_timings(target: Path, paths: list[Path]) -> dict[str, float]:
+    """The seconds per notebook a run wrote into ``target`` before (kept beside the new ones), or {} when there is
+    none; refused, before any notebook runs, when ``target`` is not what the runner writes (a user's file)."""
+    if not target.exists() and not target.is_symlink():
+        return {}
+    try:
+        found = json.loads(target.read_text()) if not target.is_symlink() else None
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict) or not all(NOTEBOOK.fullmatch(k) and isinstance(v, int | float)
+                                              for k, v in found.items()):
+        raise ValueError(f"{target} is not the runner's timings (notebook -> seconds), and the run would replace it: "
+                         f"move it away, or give --run-dir a folder of its own (e.g. runs/NAME)")
+    return found
+
+
+def executed_here(target: Path) -> None:
+    """Refuse to replace ``target`` unless it is a notebook this runner executed (papermill's metadata names the run
+    folder it was given, here or before the folder was renamed): a committed or hand-edited notebook is the user's."""
     if not target.exists() and not target.is_symlink():
         return
     try:
         given = nbformat.read(target, as_version=4).metadata.get("papermill", {}).get("parameters", {})
     except Exception:  # noqa: BLE001 - nbformat raises several types for a file that is not a notebook
         given = {}
-    if not target.is_file() or target.is_symlink() or given.get("run_dir") != str(run_dir):
-        raise ValueError(f"{target} was not executed into {run_dir} by python -m kdlib run, and running would "
-                         f"replace it: move it away, or give --run-dir a folder of its own (e.g. runs/NAME)")
+    if not target.is_file() or target.is_symlink() or "run_dir" not in given:  # (a run folder renamed since: its own)
+        raise ValueError(f"{target} was not executed by python -m kdlib run, and running would replace it: move it "
+                         f"away, or give --run-dir a folder of its own (e.g. runs/NAME)")
+
+
+def _last_cell(executed: Path | None) -> str:
+    """" in cell N (its first line)" for the last cell papermill started in ``executed`` (where the chain stopped),
+    or "" when none is known."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells if executed is not None else []
+    except Exception:  # noqa: BLE001 - a notebook cut off when its kernel died
+        return ""
+    started = [index for index, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return ""
+    first = next((line for line in cells[started[-1]].source.splitlines() if line.strip()), "")
+    return f" in cell {started[-1]} ({first[:60]})"
 
 
 def cell_times(executed: Path) -> tuple[CellTime, ...]:
@@ -249,87 +278,13 @@ def cell_times(executed: Path) -> tuple[CellTime, ...]:
                  for index, cell in enumerate(cells) if cell.cell_type == "code")
 
 
-def machine(device: str | None = None) -> Machine:
-    """What a measurement ran on: CPU model and count, the device a notebook resolves, torch's version."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    chosen = resolve_device(device)
-    name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else "cpu"
-    return Machine(cpu, os.cpu_count() or 1, name, torch.__version__, torch.backends.cpu.get_cpu_capability())
-
-
-def machine_phrase(recorded: dict[str, Any]) -> str:
-    """A machine of ``notebooks/timings.json`` in words: "2 cores of an Intel(R) Xeon(R) Processor (AVX512 kernels)"."""
-    kernels = f" ({recorded['kernels']} kernels)" if recorded.get("kernels") else ""
-    device = f", {recorded['device']}" if recorded.get("device", "cpu") != "cpu" else ""
-    return f"{recorded.get('cpus', '?')} cores of {recorded.get('cpu', 'an unrecorded CPU')}{kernels}{device}"
-
-
-def recorded_timings() -> dict[str, Any]:
-    """``notebooks/timings.json`` (profile -> seconds per notebook and the machine), or {} before any was recorded."""
-    target = notebooks_dir() / "timings.json"
-    return json.loads(target.read_text()) if target.is_file() else {}
-
-
 def record_timings(profile: str, timings: dict[str, float]) -> None:
     """Merge measured times into ``notebooks/timings.json``, with the machine they came from."""
-    target = notebooks_dir() / "timings.json"
-    table = recorded_timings()
+    target = lessons.notebooks_dir() / "timings.json"
+    table = lessons.recorded_timings()
     seconds = {**table.get(profile, {}).get("seconds", {}), **timings}
     table[profile] = {"seconds": seconds, "machine": dataclasses.asdict(machine())}
     target.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-
-
-def course_table() -> str:
-    """A Markdown table of the notebooks: title, first paragraph, measured minutes per profile."""
-    timings = recorded_timings()
-    profiles = list(PROFILES)
-    rows = ["| notebook | what it teaches | " + " | ".join(f"{p} (min)" for p in profiles) + " |",
-            "|---|---|" + "---|" * len(profiles)]
-    for path in notebook_paths():
-        intro = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-        paragraphs = [p.strip() for p in intro.source.split("\n\n") if p.strip()]
-        title, summary = paragraphs[0].lstrip("# "), (paragraphs[1] if len(paragraphs) > 1 else "")
-        minutes = [timings.get(p, {}).get("seconds", {}).get(path.stem) for p in profiles]
-        cells = [f"{m / 60:.1f}" if m is not None else "not measured" for m in minutes]
-        rows.append(f"| `{path.name}`: {title} | {summary.replace(chr(10), ' ')} | " + " | ".join(cells) + " |")
-    machines = [f"{p} on {machine_phrase(timings[p].get('machine', {}))}" for p in profiles if p in timings]
-    return "\n".join(rows) + ("\n\nMeasured with `python -m kdlib run --record-timings`: " + "; ".join(machines) + "."
-                              if machines else "")
-
-
-# A study pace, not a reading speed: a first-year graduate student working through text with mathematics, checking
-# each step (a lecturer's rule of thumb, not a measurement), and a sitting per exercise.
-STUDY_WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 60, 10
-
-
-def study_time(notebook: str) -> str:
-    """What a notebook asks of a student's time: studying its text (its Markdown words at ``STUDY_WORDS_PER_MINUTE``)
-    and its exercises (``MINUTES_PER_EXERCISE`` each), an estimate that says how it is made; and running it in each
-    timed profile (``notebooks/timings.json``, written by ``python -m kdlib run --record-timings``), measured, on the
-    machine that timed it."""
-    path = notebooks_dir() / f"{notebook}.ipynb"
-    if not path.is_file():
-        raise ValueError(f"no notebook {notebook!r} in {notebooks_dir()}; known: {[p.stem for p in notebook_paths()]}")
-    nb = nbformat.read(path, as_version=4)
-    words = sum(len(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
-    heading = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
-    count = exercises(nb, path.name) if heading else 0
-    minutes = words / STUDY_WORDS_PER_MINUTE + count * MINUTES_PER_EXERCISE
-    timings = recorded_timings()
-    runs = []
-    for profile in (p for p in PROFILES if p != "smoke"):  # smoke's numbers mean nothing to a student
-        seconds = timings.get(profile, {}).get("seconds", {}).get(notebook)
-        if seconds is not None:  # each profile's time with the machine that measured it
-            runs.append(f"{seconds / 60:.1f} min in `{profile}` on {machine_phrase(timings[profile].get('machine', {}))}")
-    running = (f"{' and '.join(runs)}, measured by `python -m kdlib run --record-timings`" if runs
-               else "not timed yet")
-    return (f"**Time.** Studying: about {5 * round(minutes / 5):.0f} min, estimated as {words:,} words of text at "
-            f"{STUDY_WORDS_PER_MINUTE} a minute" + (f" and {count} exercises at {MINUTES_PER_EXERCISE} minutes each"
-                                                     if count else "") + f". Running: {running}.")
 
 
 def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> list[Path]:
@@ -343,11 +298,11 @@ def prepare_for_nbval(profile: str, out_dir: Path, student: bool = False) -> lis
     """
     profile = resolve_profile(profile)
     ledger = Ledger(out_dir, "python -m kdlib prepare", exclusive=True)
-    names = [path.name for path in notebook_paths()]
+    names = [path.name for path in lessons.notebook_paths()]
     ledger.check(names)
-    run_path = ledger.folder_of_its_own("run").resolve()
+    run_path = ledger.folder_of_its_own("run", holds=RunDir.writes).resolve()
     prepared = []
-    for path in notebook_paths():
+    for path in lessons.notebook_paths():
         nb = student_notebook(nbformat.read(path, as_version=4), path.name) if student else \
             nbformat.read(path, as_version=4)
         nb.metadata["papermill"] = nbformat.NotebookNode()  # where papermill records the parameters it injects

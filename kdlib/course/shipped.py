@@ -24,10 +24,10 @@ from torch import nn
 from kdlib.batches import scale
 from kdlib.classifiers import PIXELS, TEACHER_MLP, hard_labels, misclassified, train_classifier
 from kdlib.data import load
-from kdlib.diffusion import FlowMatching, LatentGenerator, Standardiser, Velocity, standardised_codes, train_latent
-from kdlib.evaluate import (Measurement, Ruler, evaluate_generator, generated, image_quality, ruler, ruler_of,
-                            sampler, summary_row)
-from kdlib.generative import GAN_LATENT, VAE_LATENT, VAE_PIXELS, train_gan, train_vae
+from kdlib.diffusion import FlowMatching, LatentGenerator, Velocity, flow_space, train_latent
+from kdlib.evaluate import (Measurement, Ruler, evaluate_generator, generated, generator_of, image_quality, ruler,
+                            ruler_of, sampler, summary_row)
+from kdlib.generative import GAN_LATENT, VAE_LATENT, train_gan, train_vae
 from kdlib.metrics import recognisable_share
 from kdlib.models import MLP, VAE, Generator
 from kdlib.train import Trained
@@ -35,10 +35,8 @@ from kdlib.features import FeatureNet, feature_network
 from kdlib.plots import image_grid
 from kdlib.tables import markdown_table
 from kdlib.store import apply_weights, file_sha256, load_checkpoint, project_root, save_checkpoint, write_json
-from kdlib.course.config import RECIPES, Config, Recipe, resolve_device
-from kdlib.course.records import (TEACHER_WRITERS, Artifact, Machine, Provenance, RecordError, from_json,
-                                  generator_of, run_teacher)
-from kdlib.course.runner import machine
+from kdlib.course.config import RECIPES, Config, Recipe, machine, resolve_device
+from kdlib.course.records import TEACHER_WRITERS, Artifact, Machine, Provenance, RecordError, from_json, run_teacher
 
 SCHEMA = 2  # 2: a manifest is the file's Provenance (its source, file and SHA-256, training time and settings)
 PRETRAINED = project_root() / "pretrained"
@@ -175,13 +173,6 @@ def _generative_quality(model: nn.Module, recipe: Recipe, shipped: Path) -> dict
     return {"frechet_distance": quality.frechet_distance, "precision": quality.precision, "recall": quality.recall,
             "recognisable": recognisable, "recognisable_vs_real": recognisable / measure.real.recognisable,
             "smallest_class_share": min(quality.class_shares), "largest_class_share": max(quality.class_shares)}
-
-
-def flow_space(vae: VAE, dataset: str) -> tuple[torch.Tensor, Standardiser]:
-    """The latent space a flow teacher of ``vae`` lives in: its standardised posterior means of every training
-    image of ``dataset`` (on the VAE's device), and the standardiser back to its codes."""
-    codes, standardiser = standardised_codes(vae, scale(load(dataset, "train").images, VAE_PIXELS))
-    return codes.to(next(vae.parameters()).device), standardiser
 
 
 def _flow_vae(recipe: Recipe, device: torch.device | str) -> VAE:
@@ -409,7 +400,7 @@ def make_shipped(name: str, work: Path, folder: Path = PRETRAINED, device: str |
     target, manifest_path = folder / f"{name}.pt", folder / f"{name}.json"
     if not replace and (target.exists() or manifest_path.exists()):
         try:
-            _, manifest = verify(name, folder)
+            _, manifest = load_shipped(name, folder)  # loaded, not only its SHA-256 compared with the manifest's
         except (OSError, RecordError) as err:
             raise RecordError(f"{target} exists but does not verify ({err}); pass --replace to train it "
                               f"again and replace it") from None

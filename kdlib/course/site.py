@@ -27,7 +27,7 @@ from nbformat.v4 import new_markdown_cell
 
 from kdlib.course.edition import student_edition
 from kdlib.course.folders import Ledger, writable_folder
-from kdlib.course.runner import notebook_paths
+from kdlib.course.lessons import notebook_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "docs" / "site" / "conf.py"
@@ -172,22 +172,27 @@ def stage(source: Path) -> list[Path]:
     return [source / "notebooks" / p.name for p in notebooks]
 
 
-def claim(out: Path) -> Path:
-    """``out`` ready for a new build: created if missing, its ``source/``, ``html/`` and ``doctrees/`` emptied when
-    this builder made them; refused when it holds anything else (``kdlib.course.folders.Ledger``)."""
+def claim(out: Path) -> Ledger:
+    """``out`` ready for a new build: created if missing, its ``source/``, ``doctrees/`` and the new build's
+    ``html.building/`` emptied when this builder made them; refused when it holds anything else
+    (``kdlib.course.folders.Ledger``). The last good ``html/`` stays until a new one is built."""
     ledger = Ledger(out, "python -m kdlib site", exclusive=True)
-    for part in ("source", "html", "doctrees"):
+    for part in ("source", "doctrees", "html.building"):
         ledger.folder_of_its_own(part)
-    return ledger.folder
+    ledger.check(["html"])
+    return ledger
 
 
 def build_site(out: str | Path) -> Path:
-    """Build the site into ``out/html`` and return its front page. Sphinx warnings (a broken link, a missing
-    image, an unknown directive) fail the build."""
-    out = claim(Path(out))
+    """Build the site into ``out/html`` and return its front page: built beside the last good site, which it replaces
+    only once the build succeeded (a failed build, e.g. an unreachable registry, leaves the old site). Sphinx
+    warnings (a broken link, a missing image, an unknown directive) fail the build."""
+    ledger = claim(Path(out))
+    out = ledger.folder
     stage(out / "source")
     done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-                           "-d", str(out / "doctrees"), str(out / "source"), str(out / "html")])
+                           "-d", str(out / "doctrees"), str(out / "source"), str(out / "html.building")])
     if done.returncode != 0:
-        raise RuntimeError(f"sphinx-build failed (exit {done.returncode}): its warnings are printed above")
-    return out / "html" / "index.html"
+        raise RuntimeError(f"sphinx-build failed (exit {done.returncode}): its warnings are printed above; the last "
+                           f"good site, if any, is kept in {out / 'html'}")
+    return ledger.swap("html.building", "html") / "index.html"

@@ -58,11 +58,25 @@ class SweepPoint(Record):
                 "from": self.start, "base": self.base}
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice: keep one",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_spec(path: str | Path) -> dict[str, Any]:
     """A sweep from YAML: ``grid`` (name: list of values) and optionally ``profile``, ``parameters``
     (fixed overrides), ``only`` (list of notebooks), ``from`` (first notebook), ``base`` (run folder)."""
     try:
-        spec = yaml.safe_load(Path(path).read_text())
+        spec = yaml.load(Path(path).read_text(), Loader=_UniqueKeys)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -187,10 +201,15 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
     if workers is not None and not (isinstance(workers, int) and workers >= 1):
         raise ValueError(f"--workers {workers!r}: give a number of worker processes, at least 1")
     points = grid_points(grid)
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > min(len(points), cores):
+        raise ValueError(f"--workers {workers}: more workers than the sweep's {len(points)} point(s) or this "
+                         f"machine's {cores} cores, each worker would get less than a core and its memory share; "
+                         f"give --workers {min(len(points), cores)} or fewer")
     paths = select(only, start)
     for point in points:
         check_overrides(paths, parameters | point, profile)
-    out = output_folder(out, "--out")
+    out = output_folder(out, "--out").resolve()  # absolute: a remote worker's working folder is not this one
     base_text = str(Path(base).resolve()) if base is not None else None
     jobs = [PointJob(out / point_name(point), SweepPoint(point, parameters, profile, tuple(only) if only else None,
                                                          start, base_text, 0.0), tuple(paths)) for point in points]
@@ -206,7 +225,10 @@ def run_sweep(out: str | Path, grid: dict[str, list[Any]], profile: str | None =
             finished.add(job.name)
             print(f"[kdlib sweep] {job.name}: finished earlier, skipped", flush=True)
     pending = [job for job in jobs if job.name not in finished]
-    outcomes = _on_dask(pending, workers, scheduler) if workers or scheduler else _in_turn(pending)
+    print(f"[kdlib sweep] {len(jobs)} point(s): {len(finished)} finished earlier, {len(pending)} to run", flush=True)
+    if workers is not None:
+        workers = max(1, min(workers, len(pending)))  # no idle workers for the points already finished
+    outcomes = _on_dask(pending, workers, scheduler) if pending and (workers or scheduler) else _in_turn(pending)
     failed = []
     for done, (job, outcome) in enumerate(outcomes, len(finished) + 1):
         if isinstance(outcome, BaseException):
