@@ -11,8 +11,8 @@ import nbformat
 import pytest
 
 from kdlib.course.config import SETTINGS, SPECIAL
-from kdlib.course.runner import (check_overrides, clean_notebook, declared_parameters, executed_as_written,
-                                 notebook_paths)
+from kdlib.course.lessons import notebook_paths
+from kdlib.course.runner import check_overrides, clean_notebook, declared_parameters, executed_as_written
 from kdlib.store import project_root
 
 PATHS = notebook_paths()
@@ -119,7 +119,8 @@ def linked_numbers(cell_source: str, notebook: Path) -> set[str]:
         text = path.read_text()
         found |= measured_numbers(text)
         if path.suffix == ".csv":
-            found |= {shown for row in csv.reader(io.StringIO(text)) for value in row for shown in _decimals(value)}
+            found |= {shown for row in csv.reader(io.StringIO(text)) for value in row  # a number, or "254.2 ± 0.7"
+                      for shown in _decimals(value) | measured_numbers(value)}
     return found
 
 
