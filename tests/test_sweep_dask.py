@@ -14,7 +14,7 @@ import pytest
 from distributed import LocalCluster
 from nbformat.v4 import new_code_cell, new_notebook
 
-import kdlib.course.runner as notebooks
+import kdlib.course.lessons as lessons
 from kdlib.course.cli import main
 from kdlib.course.records import Classifiers, RunDir
 from kdlib.course.sweep import SweepPoint, run_sweep
@@ -43,7 +43,7 @@ def point_chain(folder: Path, kill_switch: Path) -> None:
 def chain(tmp_path, monkeypatch):
     kill_switch = tmp_path / "kill-switch"
     point_chain(tmp_path / "nbs", kill_switch)
-    monkeypatch.setattr(notebooks, "notebooks_dir", lambda: tmp_path / "nbs")
+    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
     return kill_switch
 
 
