@@ -28,6 +28,11 @@ at random, the control), the scratch GAN's points being those of the default sea
 ``tuning-init-INIT...``. ``--confirm 0 1 2`` trains each objective's best configuration again
 with those seeds and reports the mean and standard deviation (in ``...-best.csv``, beside the best of the grid).
 
+``--critic-rates 1e-4 3e-4 ...`` searches, for every objective that trains a discriminator (scratch, output +
+adversarial, the pruning control, the remedies), the discriminator's own learning rate on that grid, crossed with the
+generator's (``--rates``), at the discriminator width every earlier search chose (the teacher's, 1); it writes
+``...-critic-rates-...``. The scratch GAN's discriminator otherwise trains at its generator's rate.
+
 ``--kl-weights 0.03 0.06 ...`` gives the scratch VAE's KL weights another grid (the default: 0.06, 0.125, 0.25, 1) and
 writes ``...-beta-0.03-0.06-...``.
 
@@ -36,7 +41,7 @@ writes ``...-beta-0.03-0.06-...``.
 
 Run: ``python bench/student_tuning.py [--family gan|vae] [--rates 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--seed 0]
 [--width 0.12] [--epochs N] [--init random|teacher|teacher-random-channels] [--confirm 0 1 2] [--objectives NAME ...]
-[--kl-weights B ...] [--device cpu]``
+[--critic-rates R ...] [--kl-weights B ...] [--device cpu]``
 """
 
 from __future__ import annotations
@@ -87,13 +92,15 @@ def held_out_scorer(device: torch.device | str = "cpu") -> tuple[Split, Callable
 
 
 def configurations(family: str, rates: list[float], width: float, init: str = "random",
-                   kl_weights: tuple[float, ...] = KL_WEIGHTS) -> list[tuple[str, float | str | None, object]]:
+                   kl_weights: tuple[float, ...] = KL_WEIGHTS,
+                   critic_rates: list[float] | None = None) -> list[tuple[str, float | str | None, object]]:
     """(objective, its second searched setting (GAN: discriminator width, the student's or the teacher's, or None),
     objective object) per point; with an ``init`` cut from the teacher the distilled GAN objectives, the remedies
     (``output_features_adversarial``, ``anneal_to_gan``) and the pruning control (``prune_finetune``: the scratch
     GAN's loss from the cut start, searched as scratch is), not the scratch GAN,
     which starts from random weights whatever the others do: its points are those of the search with
-    ``init='random'``)."""
+    ``init='random'``). With ``critic_rates`` the second setting of the objectives that train a discriminator is
+    its own learning rate instead of its width (the teacher's width, 1, the one every earlier search chose)."""
     if family == "vae":
         return [point for rate in rates for point in
                 [("distilled", f"posterior fraction {share:g}", VAEDistillation(rate, posterior_fraction=share))
@@ -101,22 +108,22 @@ def configurations(family: str, rates: list[float], width: float, init: str = "r
                 [("scratch", f"beta {beta:g}", VAEScratch(rate, kl_weight=beta)) for beta in kl_weights] +
                 [("anneal_to_elbo", "handover 0.5", AnnealToELBO(rate))]]  # the remedy, scratch's beta after it
     points = []
+    weight = QUICK["gan_output_adversarial_weight"]
+    # The second setting of the critic's objectives: its width (rate: the objective's default), or its rate (width 1).
+    critics = ([(discriminator, {"discriminator_width": discriminator}) for discriminator in (width, 1.0)]
+               if critic_rates is None else
+               [(critic, {"discriminator_width": 1.0, "discriminator_learning_rate": critic}) for critic in critic_rates])
     for rate in rates:  # GAN
         points.append(("output", None, OutputDistillation(learning_rate=rate)))
         points.append(("output_features", None, OutputFeatures(learning_rate=rate, weight=QUICK["gan_output_features_weight"])))
-        for discriminator in (width, 1.0):
-            points.append(("output_adversarial", discriminator, OutputAdversarial(
-                learning_rate=rate, weight=QUICK["gan_output_adversarial_weight"], discriminator_width=discriminator)))
+        for second, critic in critics:
+            points.append(("output_adversarial", second, OutputAdversarial(learning_rate=rate, weight=weight, **critic)))
             if init == "random":
-                points.append(("scratch", discriminator, GANScratch(learning_rate=rate,
-                                                                    discriminator_width=discriminator, anneal=True)))
+                points.append(("scratch", second, GANScratch(learning_rate=rate, anneal=True, **critic)))
             else:  # the pruning control: the scratch baseline's loss and search, from the distilled students' start
-                points.append(("prune_finetune", discriminator, PruneFinetune(learning_rate=rate,
-                                                                              discriminator_width=discriminator)))
+                points.append(("prune_finetune", second, PruneFinetune(learning_rate=rate, **critic)))
                 for remedy in (OutputFeaturesAdversarial, AnnealToGAN):  # the remedies, searched as the others
-                    points.append((remedy.name, discriminator, remedy(
-                        learning_rate=rate, weight=QUICK["gan_output_adversarial_weight"],
-                        discriminator_width=discriminator)))
+                    points.append((remedy.name, second, remedy(learning_rate=rate, weight=weight, **critic)))
     return points
 
 
@@ -139,6 +146,9 @@ def main() -> None:
                              "kdlib.pruning); either searches only them and writes tuning-init-INIT...")
     parser.add_argument("--objectives", nargs="+", metavar="NAME",
                         help="search only these objectives (e.g. output_adversarial scratch); writes ...-only-NAME-...")
+    parser.add_argument("--critic-rates", type=float, nargs="+", metavar="RATE",
+                        help="search the discriminator's own learning rate on this grid (width 1) instead of its "
+                             "width, for every objective that trains one; writes ...-critic-rates-...")
     parser.add_argument("--kl-weights", type=float, nargs="+", default=list(KL_WEIGHTS),
                         help="the scratch VAE's KL weights beta (--family vae)")
     parser.add_argument("--device", default="cpu", help="where the students train (cpu | cuda)")
@@ -148,6 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.init != "random" and args.family != "gan":
         parser.error(f"--init {args.init} is for the GAN students")
+    if args.critic_rates and args.family != "gan":
+        parser.error("--critic-rates is for the GAN students (the VAE trains no discriminator)")
     if len(args.confirm) == 1:
         parser.error("--confirm needs at least two seeds to give a spread")
     family = args.family
@@ -159,8 +171,9 @@ def main() -> None:
                            else (QUICK["vae_student_epochs"], QUICK["batch_size"]))
     epochs = args.epochs or quick_epochs
     upsampling = UPSAMPLING if family == "gan" else "transposed"
-    points = configurations(family, args.rates, args.width, args.init, tuple(args.kl_weights))
-    if family == "gan" and args.init == "random":
+    points = configurations(family, args.rates, args.width, args.init, tuple(args.kl_weights), args.critic_rates)
+    second = "critic learning rate" if args.critic_rates else SETTING[family]  # the second column searched
+    if family == "gan" and args.init == "random" and not args.critic_rates:
         points.append(("scratch, the previous recipe", 1.0, GANScratch(learning_rate=2e-4, anneal=False)))
     if args.objectives:
         unknown = set(args.objectives) - {name for name, _, _ in points}
@@ -183,7 +196,7 @@ def main() -> None:
     for name, width, objective in progress(points, desc="configurations"):
         distance, seconds = scored(objective, args.seed)
         rows.append({"objective": name, "learning rate": objective.learning_rate,
-                     SETTING[family]: "-" if width is None else width,
+                     second: "-" if width is None else width,
                      "Fréchet distance (held-out train)": distance, "training (s)": seconds})
         objectives.append(objective)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +204,7 @@ def main() -> None:
             + ("" if args.width == WIDTH else f"-width-{args.width:g}")
             + ("" if epochs == quick_epochs else f"-epochs-{epochs}")
             + ("" if tuple(args.kl_weights) == KL_WEIGHTS else "-beta-" + "-".join(f"{b:g}" for b in args.kl_weights))
+            + ("" if not args.critic_rates else "-critic-rates-" + "-".join(f"{r:g}" for r in args.critic_rates))
             + ("" if not args.objectives else "-only-" + "-".join(args.objectives)))
     with open(args.out / f"{stem}.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
@@ -202,18 +216,20 @@ def main() -> None:
     summary = []
     for ax, name in zip(axes, searched):
         mine = [r for r in rows if r["objective"] == name]
-        for width in dict.fromkeys(r[SETTING[family]] for r in mine):
+        for width in dict.fromkeys(r[second] for r in mine):
             line = sorted((r["learning rate"], r["Fréchet distance (held-out train)"]) for r in mine
-                          if r[SETTING[family]] == width)
+                          if r[second] == width)
             ax.plot(*zip(*line), marker="o", label="no discriminator" if width == "-" else
+                    f"discriminator's rate {width:g}" if args.critic_rates else
                     f"discriminator width {width:g}" if family == "gan" else width)
         best = min((r for r in mine if r["Fréchet distance (held-out train)"] == r["Fréchet distance (held-out train)"]),
                    key=lambda r: r["Fréchet distance (held-out train)"])
-        edge = best["learning rate"] in (min(args.rates), max(args.rates)) or (  # a share of 0 or 1 is no edge
+        edge = best["learning rate"] in (min(args.rates), max(args.rates)) or (
+            args.critic_rates and best[second] in (min(args.critic_rates), max(args.critic_rates))) or (  # a share of 0 or 1 is no edge
             name == "scratch" and family == "vae" and best[SETTING[family]] in {f"beta {b:g}" for b in
                                                                               (min(args.kl_weights), max(args.kl_weights))})
         summary.append({"objective": name, "best learning rate": best["learning rate"],
-                        SETTING[family]: best[SETTING[family]],
+                        second: best[second],
                         "Fréchet distance (held-out train)": best["Fréchet distance (held-out train)"],
                         "at an edge of the grid": "yes" if edge else "no"})
         if args.confirm:  # the best configuration again with each seed: is its lead more than seed noise?

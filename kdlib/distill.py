@@ -336,7 +336,9 @@ class AnnealToGAN(OutputAdversarial):
 class GANScratch(Objective):
     """The baseline: the student generator trained as a GAN on real images alone, without the teacher. With
     ``anneal`` both players' learning rate is cosine-annealed to 0 over all steps, as the distilled students' is,
-    so that the baseline gets the schedule the method gets."""
+    so that the baseline gets the schedule the method gets. ``discriminator_learning_rate`` is the critic's own rate,
+    searched as output + adversarial's is; None ties it to the generator's ``learning_rate`` (and leaves it out of
+    the settings, so that a tied student names the checkpoint it named before the field existed)."""
 
     family = "gan"
     name = "scratch"
@@ -345,11 +347,14 @@ class GANScratch(Objective):
     learning_rate: float = 1e-2
     discriminator_width: float = 1.0
     anneal: bool = True
+    discriminator_learning_rate: float | None = None
 
     def training(self, student: nn.Module, teacher: nn.Module, real: Batches, epochs: int) -> Training:
         discriminator = Discriminator(self.discriminator_width).to(real.device)
         modules = {"generator": student, "discriminator": discriminator}
-        optimizers = {key: _adam(module.parameters(), self.learning_rate, gan=True) for key, module in modules.items()}
+        critic_rate = self.learning_rate if self.discriminator_learning_rate is None else self.discriminator_learning_rate
+        rates = {"generator": self.learning_rate, "discriminator": critic_rate}
+        optimizers = {key: _adam(module.parameters(), rates[key], gan=True) for key, module in modules.items()}
         schedules = {key: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(real))
                      for key, optimizer in optimizers.items()} if self.anneal else {}
         return Training(modules, optimizers, gan_step(student, discriminator, *optimizers.values()), real, schedules)
@@ -473,6 +478,10 @@ class PruneFinetune(GANScratch):
     learning_rate: float = 3e-2  # searched as scratch's was, from the cut start (bench/student_tuning.py --init teacher)
 
 
+# Fields whose None means "as another field" (the scratch GAN's critic rate: its generator's): left out of a student's
+# settings when None, so that the checkpoints named before the field existed keep their names.
+TIED_WHEN_NONE = frozenset({"discriminator_learning_rate"})
+
 # The course's objectives, family -> name -> class: listed here, so that a subclass defined elsewhere (a notebook's
 # exercise) changes nothing that other code evaluates.
 OBJECTIVES: dict[str, dict[str, type[Objective]]] = {
@@ -533,10 +542,12 @@ class Student:
 
     def settings(self) -> dict[str, Any]:
         """What defines the student: family, objective and its settings, width, upsampling (and ``init`` when it is
-        not random: the settings of a random-init student name the same checkpoint as before ``init`` existed)."""
+        not random, a field of ``TIED_WHEN_NONE`` when it is not None: the settings of a random-init, tied student
+        name the same checkpoint as before ``init`` and the field existed)."""
         return {"family": self.family, "objective": self.objective.name, "width": self.width,
                 "upsampling": self.upsampling, **({"init": self.init} if self.init != "random" else {}),
-                **asdict(self.objective)}
+                **{key: value for key, value in asdict(self.objective).items()
+                   if not (key in TIED_WHEN_NONE and value is None)}}
 
     def build(self, latent_dim: int, teacher: nn.Module | None = None, seed: int = 0) -> nn.Module:
         """The untrained student: the teacher's architecture at ``width``, with its ``upsampling``; random weights,

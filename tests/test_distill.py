@@ -13,8 +13,9 @@ from torch.distributions import Normal, kl_divergence
 import kdlib.losses
 from kdlib.batches import Batches
 from kdlib.distill import (OBJECTIVES, Adaptors, AnnealToELBO, AnnealToGAN, GANScratch, LatentBatches, OutputAdversarial,
-                           OutputDistillation, OutputFeatures, OutputFeaturesAdversarial, Student, VAEDistillation,
-                           VAEScratch, decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss, train_student)
+                           OutputDistillation, OutputFeatures, OutputFeaturesAdversarial, PruneFinetune, Student,
+                           VAEDistillation, VAEScratch, decoder_loss, feature_loss, gaussian_kl, hidden_maps, output_loss,
+                           train_student)
 from kdlib.models import VAE, Generator
 from kdlib.train import Training
 
@@ -129,6 +130,22 @@ def test_an_annealed_scratch_baseline_takes_both_players_to_zero_like_the_distil
     plain = GANScratch(learning_rate=1e-3, anneal=False).training(Generator(8, 0.125), teacher, real, epochs=2)
     assert not plain.schedulers and set(GANScratch().training(
         Generator(8, 0.125), teacher, real, epochs=2).schedulers) == {"generator", "discriminator"}
+
+
+def test_the_scratch_critic_has_its_own_rate_and_a_tied_one_names_the_old_checkpoint():
+    teacher, real = Generator(8, 0.5).eval(), real_batches()
+    rates = lambda objective: {key: optimizer.param_groups[0]["lr"] for key, optimizer in  # noqa: E731
+                               objective.training(Generator(8, 0.125), teacher, real, epochs=1).optimizers.items()}
+    assert rates(GANScratch(learning_rate=1e-2, anneal=False)) == {"generator": 1e-2, "discriminator": 1e-2}
+    assert rates(GANScratch(learning_rate=1e-2, anneal=False, discriminator_learning_rate=3e-3)) == {
+        "generator": 1e-2, "discriminator": 3e-3}
+    assert rates(PruneFinetune(learning_rate=3e-2, discriminator_learning_rate=1e-3)) == {
+        "generator": 3e-2, "discriminator": 1e-3}
+    # Tied (None), the settings are those a scratch student had before the field existed: its checkpoint keeps its name.
+    assert Student(GANScratch(), 0.12, "subpixel").settings() == {
+        "family": "gan", "objective": "scratch", "width": 0.12, "upsampling": "subpixel", "learning_rate": 1e-2,
+        "discriminator_width": 1.0, "anneal": True}
+    assert Student(GANScratch(discriminator_learning_rate=1e-3), 0.12).settings()["discriminator_learning_rate"] == 1e-3
 
 
 def test_student_names_and_bad_students():

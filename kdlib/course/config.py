@@ -141,10 +141,13 @@ def objective_settings() -> dict[str, Setting]:
         for name, objective in objectives.items():
             for attribute in dataclasses.fields(objective):
                 rate = attribute.name == "learning_rate"
+                tied = attribute.default is None  # None: as another field (kdlib.distill.TIED_WHEN_NONE)
                 settings[objective.setting(attribute.name)] = Setting(
                     [attribute.default] if rate else attribute.default,
                     f"{attribute.name.replace('_', ' ')} of the {family.upper()} {name} students"
-                    + (f", one per width of {WIDTHS[family]}" if rate else ""), FIELD_RANGES.get(attribute.name))
+                    + (f", one per width of {WIDTHS[family]}" if rate else "")
+                    + ("; None: the generator's learning rate" if tied else ""), FIELD_RANGES.get(attribute.name),
+                    float if tied else None)
     return settings
 
 
