@@ -17,6 +17,7 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook
 
 import kdlib.course.lessons as lessons
+from lesson_chains import injected_temperature, tiny_chain
 import kdlib.course.runner as notebooks
 from kdlib.course.cli import main
 from kdlib.course.records import (Artifact, ClassifierResult, Classifiers, Evaluation, EvaluationRow, Machine,
@@ -78,33 +79,7 @@ def test_unknown_parameter_or_notebook_is_refused_before_anything_runs(tmp_path,
     assert names[0] == "03_vae_teacher" and "02_gan_teacher" not in names and len(names) >= 3
 
 
-def tiny_chain(folder, fail_in: str | None = None, names: tuple[str, ...] = ("00_first", "01_second")) -> None:
-    """Two notebooks that record their temperature as a classifier's test errors (and one that fails, if asked);
-    a temperature of 99 makes them sleep, to be killed."""
-    folder.mkdir(exist_ok=True)
-    for name in names:
-        cells = [new_code_cell("profile = None\nrun_dir = None\ntemperature = None"),
-                 new_code_cell("import time\nfrom kdlib.course import Artifact, ClassifierResult, Classifiers, RunDir\n"
-                               "time.sleep(120 if temperature == 99 else 0)\n"
-                               "Classifiers('fashion-mnist', profile, {'profile': profile}, 10, (ClassifierResult("
-                               "'student', (0,), (int(temperature * 10),), 5, (1.0,), (Artifact('x.pt', '0' * 64),), 'run'),), ()"
-                               ").save(RunDir(run_dir))")]
-        cells[0].metadata["tags"] = ["parameters"]
-        if name == fail_in:
-            cells.append(new_code_cell("raise ValueError('this cell fails on purpose')"))
-        nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                            "display_name": "Python 3"}}),
-                       folder / f"{name}.ipynb")
-
-
-def injected_temperature(path) -> str:
-    cell = next(c for c in nbformat.read(path, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", []))
-    return next(line for line in cell.source.splitlines() if line.startswith("temperature"))
-
-
-def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_failing_or_killed_notebook_keeps_the_last_good_one(tmp_path, two_lessons):
     run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
     good = tmp_path / "run" / "00_first.ipynb"
     assert injected_temperature(good) == "temperature = 1.0"
@@ -220,9 +195,7 @@ def test_a_sweep_refuses_grids_whose_points_share_a_folder_and_malformed_files(t
         read_spec(bad)
 
 
-def test_prepare_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_prepare_never_deletes_what_it_did_not_write(tmp_path, two_lessons, monkeypatch):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("a year of work")

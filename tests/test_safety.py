@@ -38,7 +38,7 @@ from kdlib.models import MLP
 from kdlib.store import file_sha256, project_root
 from kdlib.train import classifier_training, fit
 
-from test_runner import injected_temperature, tiny_chain
+from lesson_chains import injected_temperature, tiny_chain
 from test_train import hard_loss, toy_problem
 
 
@@ -101,9 +101,7 @@ def test_a_run_folder_is_never_the_course_itself(folder):
     assert snapshot(root / "notebooks") == before
 
 
-def test_a_run_never_replaces_a_notebook_it_did_not_execute_there(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_run_never_replaces_a_notebook_it_did_not_execute_there(tmp_path, two_lessons):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "00_first.ipynb").write_text('{"my": "notebook"}')
@@ -219,9 +217,7 @@ def test_a_damaged_sweep_point_says_to_move_its_folder(tmp_path):
         run_sweep(tmp_path / "sweep", {"temperature": [1]}, "smoke", only=["00_overview"])
 
 
-def test_a_full_disk_names_the_file_keeps_the_good_notebook_and_leaves_no_partial(tmp_path, monkeypatch, capfd):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_full_disk_names_the_file_keeps_the_good_notebook_and_leaves_no_partial(tmp_path, two_lessons, monkeypatch, capfd):
     run = tmp_path / "run"
     run_chain("smoke", run, {"temperature": 1.0}, only=["00_first"])
     assert "without encryption" not in capfd.readouterr().err  # the kernel talks over IPC, not TCP
@@ -236,9 +232,7 @@ def test_a_full_disk_names_the_file_keeps_the_good_notebook_and_leaves_no_partia
     assert snapshot(run) == before
 
 
-def test_a_record_that_cannot_be_written_keeps_the_old_notebook_with_the_old_record(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_record_that_cannot_be_written_keeps_the_old_notebook_with_the_old_record(tmp_path, two_lessons, monkeypatch):
     run = tmp_path / "run"
     run_chain("smoke", run, {"temperature": 1.0}, only=["00_first"])
     old_record = (run / "records" / NotebookRun.file_name(notebook="00_first")).read_bytes()
@@ -253,9 +247,7 @@ def test_a_record_that_cannot_be_written_keeps_the_old_notebook_with_the_old_rec
     assert not (run / "00_first.partial.ipynb").exists()
 
 
-def test_a_records_path_that_is_a_file_is_refused_before_any_notebook_runs(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_records_path_that_is_a_file_is_refused_before_any_notebook_runs(tmp_path, two_lessons):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "records").write_text("not a folder")
     with pytest.raises(ValueError, match=r"records folder .*records is a file, not a folder"):
@@ -282,9 +274,7 @@ def test_a_dangling_checkpoints_link_is_named(tmp_path):
         RunDir(tmp_path / "run").checkpoints
 
 
-def test_a_linked_run_folder_inside_a_prepared_folder_is_named_and_its_target_kept(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_linked_run_folder_inside_a_prepared_folder_is_named_and_its_target_kept(tmp_path, two_lessons):
     out = tmp_path / "nbval"
     prepare_for_nbval("smoke", out)
     elsewhere = tmp_path / "elsewhere"
@@ -351,9 +341,7 @@ def test_a_ledger_entry_through_a_linked_sub_folder_deletes_nothing_outside(tmp_
     assert snapshot(outside) == before
 
 
-def test_prepare_keeps_a_users_file_in_its_run_folder(tmp_path, monkeypatch, capsys):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_prepare_keeps_a_users_file_in_its_run_folder(tmp_path, two_lessons, capsys):
     out = tmp_path / "nbval"
     prepare_for_nbval("smoke", out)
     (out / "run" / "records").mkdir()
@@ -470,9 +458,7 @@ def test_a_failed_site_rebuild_keeps_the_last_good_site(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [LEDGER, "doctrees", "html", "source"]
 
 
-def test_a_run_keeps_a_users_timings_and_figures_of_the_same_name(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_run_keeps_a_users_timings_and_figures_of_the_same_name(tmp_path, two_lessons):
     run = tmp_path / "run"
     run.mkdir()
     (run / "timings.json").write_text('{"my": "timings"}')
@@ -493,9 +479,7 @@ def test_a_run_keeps_a_users_timings_and_figures_of_the_same_name(tmp_path, monk
     plt.close(figure)
 
 
-def test_a_renamed_run_folder_runs_its_own_notebooks_again(tmp_path, monkeypatch):
-    tiny_chain(tmp_path / "nbs")
-    monkeypatch.setattr(lessons, "notebooks_dir", lambda: tmp_path / "nbs")
+def test_a_renamed_run_folder_runs_its_own_notebooks_again(tmp_path, two_lessons):
     run_chain("smoke", tmp_path / "run", {"temperature": 1.0})
     (tmp_path / "run").rename(tmp_path / "renamed")
     run_chain("smoke", tmp_path / "renamed", {"temperature": 2.0})
