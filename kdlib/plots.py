@@ -10,6 +10,7 @@ from matplotlib.ticker import NullFormatter
 import torch
 
 from kdlib.cost import LayerTime
+from kdlib.distill import OBJECTIVES
 
 
 def image_grid(images: torch.Tensor, ncols: int, row_labels: Sequence[str] | None = None,
@@ -83,6 +84,13 @@ def class_shares(shares: Sequence[float], classes: Sequence[str], band: tuple[fl
     return figure
 
 
+def objective_label(family: str, objective: str) -> str:
+    """What a legend calls an objective: its title in words ("distilled: output + adversarial"); the teacher, or a
+    name the course does not know (a notebook's own objective), as it is."""
+    known = OBJECTIVES.get(family, {}).get(objective)
+    return known.title if known else objective
+
+
 def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
                     ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None,
                     y_error: str | None = None, baselines: Collection[str] = ("scratch",)) -> plt.Figure:
@@ -92,7 +100,7 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
     (``x="images_per_second"``). ``x_range`` names a (low, high) pair per row, drawn as a horizontal bar where a
     row has one (e.g. ``"images_per_second_range"``: the slowest and fastest timing round); ``y_error`` names a
     spread per row (e.g. the standard deviation over seeds), drawn as a vertical bar of +- that much. The objectives
-    in ``baselines`` are drawn dashed.
+    in ``baselines`` are drawn dashed; the legend names each by its title (``objective_label``).
     """
     families = list(dict.fromkeys(row["family"] for row in rows))
     many = max(len({row["objective"] for row in rows if row["family"] == family}) for family in families) > 5
@@ -104,7 +112,7 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
             points = sorted((row[x], row[y]) for row in mine if row["objective"] == objective)
             style = {"marker": "*", "markersize": 14, "color": "black", "linestyle": "none"} if objective == "teacher" \
                 else {"marker": "o", "linestyle": "--" if objective in baselines else "-"}
-            line, = ax.plot(*zip(*points), label=objective, **style)
+            line, = ax.plot(*zip(*points), label=objective_label(family, objective), **style)
             for row in mine:
                 if row["objective"] == objective and x_range and row.get(x_range):
                     low, high = row[x_range]
@@ -116,7 +124,8 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide (e.g. "7.08.0")
         values = sorted({row[x] for row in mine})
-        if len(values) <= 8:  # a few values (e.g. training budgets of 1 to 20 epochs): each labelled plainly
+        if len(values) <= 8 and all(high / low >= 1.4 for low, high in zip(values, values[1:])):
+            # a few values far enough apart not to collide (e.g. training budgets of 1 to 20 epochs): each labelled
             ax.set_xticks(values, [f"{value:g}" for value in values])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
