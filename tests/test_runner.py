@@ -548,6 +548,14 @@ def test_the_course_table_gives_each_profiles_minutes_and_names_the_machine_that
         ' "smoke": {"seconds": {"07_demo": 6}, "machine": {"cpus": 2, "processor": "x86_64"}}}')
     monkeypatch.setattr(lessons, "notebooks_dir", lambda: folder)
     table = course_table()
-    assert "| `07_demo.ipynb`: 07 · Demo | What it teaches. | 0.1 | 1.5 | not measured |" in table
+    assert "| 07 · Demo | What it teaches. | 0.1 | 1.5 | not measured |" in table
     assert table.endswith("Measured with `python -m kdlib run --record-timings`: smoke on 2 cores of an unrecorded "
                           "CPU; quick on 2 cores of CPU B (AVX512 kernels).")
+
+
+def test_a_swept_setting_is_named_in_words_on_its_figure():
+    from kdlib.course.report import setting_in_words
+
+    assert setting_in_words("vae_student_epochs") == "epochs of every VAE student"
+    assert setting_in_words("train_size") == "training images used"  # its "(None: all 60,000)" left out
+    assert setting_in_words("not_a_setting") == "not_a_setting"

@@ -26,6 +26,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from kdlib.course.config import SETTINGS
 from kdlib.course.folders import Ledger
 from kdlib.course.records import (NOTEBOOK, Classifiers, DiffusionResult, Evaluation, EvaluationRow, LatentRow,
                                   NotebookRun, Record, Teacher, read_record)
@@ -201,6 +202,13 @@ def compression_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(points.values())
 
 
+def setting_in_words(name: str) -> str:
+    """A swept setting as a figure names it: its meaning up to the first parenthesis or semicolon ("epochs of every
+    VAE student" for ``vae_student_epochs``); a name that is no setting, as it is."""
+    setting = SETTINGS.get(name)
+    return setting.meaning.split(" (")[0].split(";")[0] if setting else name
+
+
 def budget_points(rows: list[dict[str, Any]], parameter: str, second: bool = False) -> list[dict[str, Any]]:
     """The evaluation's rows of a sweep over ``parameter`` (e.g. ``gan_student_epochs``) as points of Fréchet
     distance (on the second ruler with ``second``) against it: one line per family, objective and width (the
@@ -291,9 +299,10 @@ def write_report(runs: list[str | Path], out: str | Path) -> dict[str, Path]:
         for second, ruler_name in ((False, "shipped ruler"), (True, "second ruler")):
             points = budget_points(rows, name, second)
             if points:
-                figures[f"Fréchet distance ({ruler_name}) against {name}, mean ± sd over seeds"] = (
+                words = setting_in_words(name)
+                figures[f"Fréchet distance ({ruler_name}) against the {words}, mean ± sd over seeds"] = (
                     f"quality_vs_{name}{'_second' if second else ''}.png",
-                    quality_against(points, name, f"{name} (log scale)", ylabel=f"Fréchet distance, {ruler_name}",
+                    quality_against(points, name, f"{words} (log scale)", ylabel=f"Fréchet distance, {ruler_name}",
                                     y_error="frechet_distance_sd", baselines=baselines))
     classifiers = [row for row in rows if row["section"] == CLASSIFIERS]
     for name in swept if classifiers else []:  # e.g. a temperature sweep of the classifiers
