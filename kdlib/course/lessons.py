@@ -61,7 +61,8 @@ def recorded_timings() -> dict[str, Any]:
 
 
 def course_table() -> str:
-    """A Markdown table of the notebooks: title, first paragraph, measured minutes per profile."""
+    """A Markdown table of the notebooks: title (which starts with the notebook's number), first paragraph (what it
+    teaches), measured minutes per profile."""
     timings = recorded_timings()
     profiles = list(PROFILES)
     rows = ["| notebook | what it teaches | " + " | ".join(f"{p} (min)" for p in profiles) + " |",
@@ -71,7 +72,7 @@ def course_table() -> str:
         title, summary = paragraphs[0].lstrip("# "), (paragraphs[1] if len(paragraphs) > 1 else "")
         minutes = [timings.get(p, {}).get("seconds", {}).get(path.stem) for p in profiles]
         cells = [f"{m / 60:.1f}" if m is not None else "not measured" for m in minutes]
-        rows.append(f"| `{path.name}`: {title} | {summary.replace(chr(10), ' ')} | " + " | ".join(cells) + " |")
+        rows.append(f"| {title} | {summary.replace(chr(10), ' ')} | " + " | ".join(cells) + " |")
     machines = [f"{p} on {machine_phrase(timings[p].get('machine', {}))}" for p in profiles if p in timings]
     return "\n".join(rows) + ("\n\nMeasured with `python -m kdlib run --record-timings`: " + "; ".join(machines) + "."
                               if machines else "")
