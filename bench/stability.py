@@ -132,7 +132,7 @@ def flow_codes() -> torch.Tensor:
 
 def train(case: Case, seed: int, work: Path) -> None:
     """Train ``case``'s student with ``seed`` into the folder ``work``, as its notebook does; raises
-    ``DivergedError`` when a loss becomes NaN or infinite."""
+    ``DivergedError`` when a loss becomes NaN or infinite or blows up (``kdlib.train.check_blowup``)."""
     values = profile_values(case.profile, DATASET)
     images, labels = training_set()
     images, labels = images[:values["train_size"]], labels[:values["train_size"]]

@@ -34,7 +34,10 @@ class EpochBatches(Protocol):  # replays epoch e's batches exactly: kdlib.Batche
 
 
 class DivergedError(RuntimeError):
-    """A loss became NaN or infinite."""
+    """A loss became NaN or infinite, or blew up while staying finite (``check_blowup``)."""
+
+
+BLOWUP = 1000.0  # an epoch mean this many times its lowest earlier one (or than 1, if that was lower) is a blow-up
 
 
 def seed_everything(seed: int) -> None:
@@ -51,6 +54,23 @@ def check_finite(loss: torch.Tensor | float, epoch: int, step: int) -> float:
         raise DivergedError(f"loss became {value} at epoch {epoch}, step {step}: lower the learning "
                             f"rate or check the inputs; the last checkpoint (if any) is kept.")
     return value
+
+
+def check_blowup(epochs: list[dict[str, float]], epoch: int) -> None:
+    """``DivergedError`` if the last epoch's mean of any loss is more than ``BLOWUP`` times its lowest earlier
+    epoch mean, in size (or than ``BLOWUP``, if that mean was below 1).
+
+    A rate on the edge can throw the weights so far that a loss grows by millions yet stays finite: a scratch
+    VAE's loss once rose from 222 to 8 x 10^9 in its last epoch, and ``check_finite`` let it through. The floor of
+    1 keeps bounded values (a discriminator's probabilities, a loss that starts near 0) from ever triggering. No
+    loss of the healthy runs checked rose more than 7-fold from its lowest epoch (``bench/loss_rises.py``)."""
+    *earlier, last = epochs
+    for loss_name, value in last.items():
+        lowest = min((abs(means[loss_name]) for means in earlier if loss_name in means), default=None)
+        if lowest is not None and abs(value) > BLOWUP * max(lowest, 1.0):
+            raise DivergedError(f"loss {loss_name!r} rose to {value:.3g} at epoch {epoch}, more than "
+                                f"{BLOWUP:,.0f} times its lowest earlier epoch mean ({lowest:.3g}): lower the "
+                                f"learning rate or check the inputs; the last checkpoint (if any) is kept.")
 
 
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float | None = None) -> torch.Tensor:
@@ -107,8 +127,8 @@ def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings:
     epoch. A resumed run ends with the same weights, bit for bit, as an uninterrupted
     one on the same machine and thread count. ``fresh=True`` trains again from the
     start into ``NAME.retrain.pt`` beside the checkpoint, which it replaces only once
-    finished: an interrupted retrain keeps the old run. A NaN or infinite loss raises ``DivergedError``, the last good checkpoint
-    kept; a run of zero steps is refused before anything is written.
+    finished: an interrupted retrain keeps the old run. A NaN or infinite loss, or an epoch whose mean loss blew up
+    (``check_blowup``), raises ``DivergedError``, the last good checkpoint kept; a run of zero steps is refused before anything is written.
     """
     steps = len(training.batches)
     if epochs < 1 or steps < 1:
@@ -149,6 +169,7 @@ def fit(training: Training, epochs: int, checkpoints: Path, name: str, settings:
         for scheduler in training.epoch_schedulers.values():
             scheduler.step()
         history["epochs"].append({loss_name: total / count for loss_name, total in totals.items()})
+        check_blowup(history["epochs"], epoch)  # before the save: a blown-up epoch is never kept
         history["seconds"] = round(history["seconds"] + time.perf_counter() - start, 2)
         save_checkpoint(target, {
             "modules": {key: m.state_dict() for key, m in training.modules.items()},

@@ -426,3 +426,15 @@ def test_every_objective_has_a_title_in_words_unique_in_its_family():
         titles = [objective.title for objective in objectives.values()]
         assert len(set(titles)) == len(titles), titles
         assert all("_" not in title and title == title.strip() for title in titles), titles
+
+
+def test_a_finite_blow_up_gets_the_same_advice_as_a_nan():
+    from kdlib.distill import divergence_advice
+    from kdlib.train import DivergedError, check_blowup
+
+    with pytest.raises(DivergedError) as error:  # the 20-epoch scratch VAE that once blew up in its last epoch
+        check_blowup([{"loss": 222.2, "KL": 38.6}, {"loss": 8.07e9, "KL": 6.46e10}], 19)
+    advice = divergence_advice(Student(VAEScratch(1e-2), 0.25), 1, error.value)
+    assert "seed 1, learning rate 0.01, diverged: loss 'loss' rose to 8.07e+09 at epoch 19, more than 1,000 times " \
+           "its lowest earlier epoch mean (222). " in advice
+    assert "python -m kdlib run -p vae_scratch_learning_rate '[0.003]'" in advice

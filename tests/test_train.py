@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -221,3 +223,65 @@ def test_update_clips_a_long_gradient_to_max_norm_and_leaves_a_short_one_bit_for
     torch.testing.assert_close(clipped, direction * 2.0)
     assert clipped.norm().item() == pytest.approx(26.0, rel=1e-6)
     assert torch.equal(stepped(1.0, 26.0), stepped(1.0, None))  # norm 13 < 26: the same step exactly
+
+
+def scripted_fit(folder, means_per_epoch):
+    """``fit`` on a step that reports the given losses, the same at every step of an epoch."""
+    images, _ = toy_problem(64)
+    model = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    batches = Batches(images, torch.arange(64), 32, seed=0, value_range=(0.0, 1.0))
+    calls = {"n": 0}
+
+    def step(inputs, targets):
+        epoch = calls["n"] // len(batches)
+        calls["n"] += 1
+        return {name: torch.tensor(value) for name, value in means_per_epoch[epoch].items()}
+    return fit(Training({"model": model}, {"model": optimizer}, step, batches), len(means_per_epoch), folder,
+               "scripted", {"epochs": len(means_per_epoch)})
+
+
+def test_a_finite_blow_up_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    means = [{"loss": 222.0, "KL": 38.6}, {"loss": 230.0, "KL": 40.0}, {"loss": 8.07e9, "KL": 6.46e10}]
+    with pytest.raises(DivergedError, match=r"loss 'loss' rose to 8\.07e\+09 at epoch 2, more than 1,000 times "
+                                            r"its lowest earlier epoch mean \(222\): lower the learning rate"):
+        scripted_fit(tmp_path, means)
+    path = checkpoint_path(tmp_path, "scripted", {"epochs": 3})
+    assert load_checkpoint(path)["epoch"] == 2  # the blown-up epoch was never saved
+    assert [epoch["loss"] for epoch in load_checkpoint(path)["history"]["epochs"]] == [222.0, 230.0]
+
+
+@pytest.mark.parametrize("means", [
+    [{"loss": 3.0}, {"loss": 2.0}, {"loss": 1999.0}],  # 999.5 times its lowest: a large rise, not yet a blow-up
+    [{"D(fake)": 1e-6}, {"D(fake)": 0.9}],  # bounded values never exceed 1,000 times the floor of 1
+    [{"critic": -0.5}, {"critic": -900.0}],  # sizes compared: below 1,000 times the floor
+    [{"loss": 0.0}, {"loss": 999.0}],  # a loss that was 0: the floor of 1
+])
+def test_legitimate_rises_are_not_blow_ups(tmp_path, means):
+    trained = scripted_fit(tmp_path, means)
+    assert trained.history["epochs"] == [{name: pytest.approx(value) for name, value in epoch.items()} for epoch in means]
+
+
+@pytest.mark.parametrize("means, name", [
+    ([{"loss": 3.0}, {"loss": 2.0}, {"loss": 2001.0}], "loss"),
+    ([{"D(fake)": 1e-6, "loss": 1.0}, {"D(fake)": 1000.5, "loss": 1.0}], "D(fake)"),
+    ([{"critic": 2.0}, {"critic": -2000.5}], "critic"),
+])
+def test_blow_ups_just_past_the_threshold_are_named(tmp_path, means, name):
+    with pytest.raises(DivergedError, match=rf"loss {re.escape(repr(name))} rose to .* at epoch {len(means) - 1}, "):
+        scripted_fit(tmp_path, means)
+
+
+def test_the_loss_rise_scan_reads_every_history_and_finds_the_largest_rise(tmp_path):
+    import sys
+
+    from kdlib.store import project_root, save_checkpoint
+    sys.path.insert(0, str(project_root() / "bench"))
+    from loss_rises import rises
+
+    scripted_fit(tmp_path / "a", [{"loss": 4.0, "KL": 0.5}, {"loss": 2.0, "KL": 3.0}, {"loss": 10.0, "KL": 1.0}])
+    save_checkpoint(tmp_path / "b" / "nested" / "no_history.pt", {"weights": torch.zeros(1)})
+    count, largest = rises([tmp_path])
+    assert count == 1
+    assert largest["loss"][0] == pytest.approx(10.0 / 2.0) and largest["loss"][1].endswith("epoch 2: 10 after 2")
+    assert largest["KL"][0] == pytest.approx(3.0 / 1.0)  # lowest earlier 0.5, below the floor of 1
