@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 import torch
 
 from kdlib.cost import LayerTime
@@ -91,6 +91,11 @@ def objective_label(family: str, objective: str) -> str:
     return known.title if known else objective
 
 
+def plain_number(value: float) -> str:
+    """A tick label a reader reads at once: 51,698 rather than 51698 or 5.2 x 10^4; 0.5 stays 0.5."""
+    return f"{value:,.0f}" if value >= 1000 else f"{value:g}"
+
+
 def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet_distance",
                     ylabel: str = "Fréchet distance (lower is better)", x_range: str | None = None,
                     y_error: str | None = None, baselines: Collection[str] = ("scratch",)) -> plt.Figure:
@@ -126,7 +131,10 @@ def quality_against(rows: Sequence[dict], x: str, xlabel: str, y: str = "frechet
         values = sorted({row[x] for row in mine})
         if len(values) <= 8 and all(high / low >= 1.4 for low, high in zip(values, values[1:])):
             # a few values far enough apart not to collide (e.g. training budgets of 1 to 20 epochs): each labelled
-            ax.set_xticks(values, [f"{value:g}" for value in values])
+            ax.set_xticks(values, [plain_number(value) for value in values])
+        elif max(values) / min(values) < 100:  # within two decades a log axis may show one decade tick or none
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family.upper()} teacher and students", fontsize=10)

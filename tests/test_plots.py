@@ -47,15 +47,23 @@ def test_quality_against_a_few_values_labels_each_and_many_the_decades():
     assert all(t.get_text().startswith("$\\mathdefault{10^") for t in ax.get_xticklabels() if t.get_text())
 
 
-def test_quality_against_names_objectives_in_words_and_leaves_close_values_to_the_decades():
+def test_quality_against_names_objectives_in_words_and_labels_close_values_by_round_numbers():
     rows = [{"family": "gan", "objective": objective, "images_per_second": speed, "frechet_distance": 100.0}
             for objective, speed in (("teacher", 7_445.26), ("output_adversarial", 71_380.0), ("scratch", 74_753.0),
                                      ("my_own", 73_039.0))]
     ax = quality_against(rows, "images_per_second", "images/s").axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "teacher", "distilled: output + adversarial", "scratch", "my_own"]
-    ax.figure.canvas.draw()  # three speeds within 5% of each other: plain labels would print over each other
-    assert all(t.get_text().startswith("$\\mathdefault{10^") for t in ax.get_xticklabels() if t.get_text())
+    ax.figure.canvas.draw()  # three speeds within 5% of each other: labelled at 1, 2, 5 x 10^k, never at the points
+    shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and 7_000 <= t.get_position()[0] <= 80_000]
+    assert shown == ["10,000", "20,000", "50,000"]
+
+
+def test_quality_against_labels_a_few_parameter_counts_with_separators():
+    rows = [{"family": "vae", "objective": objective, "parameters": count, "frechet_distance": 100.0}
+            for objective, count in (("teacher", 86_625), ("distilled", 15_513), ("scratch", 15_513))]
+    ax = quality_against(rows, "parameters", "parameters").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["15,513", "86,625"]
 
 
 def test_layer_time_bars_stack_each_models_layers_coloured_by_kind():
